@@ -1,0 +1,3 @@
+from secaware.cli import main
+
+main()
