@@ -1,0 +1,184 @@
+"""The one place that names every stored column, its type and what it means elsewhere.
+
+Other stages, SQL users and outside tools (Spark, Trino, DuckDB) rely on these names, so they are
+an interface: add columns, never rename. Each column records its Elastic Common Schema field and
+the Sigma taxonomy names that map onto it, so the detection pipelines and the docs come from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+#: Table names in the store: the only way stages refer to each other's output.
+EVENTS = "events"
+REJECTS = "rejects"
+INGEST_LOG = "ingest_log"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    doc: str
+    ecs: str | None = None
+    sigma: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _c(name: str, dtype: pl.DataType, doc: str, ecs: str | None = None, *sigma: str) -> Column:
+    return Column(name, dtype, doc, ecs, tuple(sigma))
+
+
+EVENT_COLUMNS: tuple[Column, ...] = (
+    _c("event_id", pl.Int64(), "Unique id of the event in this store (batch_id * 2**24 + row).", "event.id"),
+    _c("ts", UTC_TS, "When it happened, in UTC. Zone-less sources are read in the configured zone.",
+       "@timestamp", "date", "time", "timestamp"),
+    _c("source", pl.String(), "Format that produced the event: combined, common, iis, syslog, sshd, auth, "
+       "iptables, huawei_usg, h3c, hillstone, sangfor, suricata.", "event.module"),
+    _c("prefecture", pl.String(), "GB/T 2260 code of the prefecture the log came from.", "organization.id"),
+    _c("host", pl.String(), "Host that wrote the log line (syslog hostname, IIS server name).",
+       "host.name", "hostname", "s-computername", "dvchost"),
+    _c("program", pl.String(), "Syslog application name (sshd, kernel, su...).", "process.name",
+       "appname", "program"),
+    _c("pid", pl.Int64(), "Process id from the syslog tag.", "process.pid", "pid"),
+    _c("event_category", pl.String(), "web, authentication, network, intrusion_detection or host.",
+       "event.category"),
+    _c("event_action", pl.String(), "What happened in the source's own terms (failed_password, "
+       "session_teardown, deny...).", "event.action", "event_type", "EventType"),
+    _c("outcome", pl.String(), "success or failure where the source says (logins; HTTP status < 400).",
+       "event.outcome", "outcome"),
+    _c("src_ip", pl.String(), "Connecting address as logged (never taken from X-Forwarded-For).",
+       "source.ip", "c-ip", "src_ip", "SourceIP", "clientip"),
+    _c("src_port", pl.Int32(), "Source port.", "source.port", "c-port", "src_port", "SourcePort"),
+    _c("dst_ip", pl.String(), "Destination or server address.", "destination.ip", "s-ip", "dst_ip",
+       "DestinationIp"),
+    _c("dst_port", pl.Int32(), "Destination or server port.", "destination.port", "s-port", "dst_port",
+       "DestinationPort"),
+    _c("user", pl.String(), "Account name (HTTP auth user, login account).", "user.name",
+       "cs-username", "user", "username", "User"),
+    _c("http_method", pl.String(), "HTTP request method.", "http.request.method", "cs-method", "method"),
+    _c("url_path", pl.String(), "Request path as logged (percent-encoding and \\xHH escapes kept).",
+       "url.path", "cs-uri-stem", "uri_path"),
+    _c("url_query", pl.String(), "Query string without '?', as logged (percent-encoding kept).",
+       "url.query", "cs-uri-query", "uri_query"),
+    _c("http_version", pl.String(), "Protocol of the request line (HTTP/1.1...).", "http.version",
+       "cs-version"),
+    _c("http_status", pl.Int16(), "HTTP response status.", "http.response.status_code", "sc-status",
+       "status"),
+    _c("bytes", pl.Int64(), "Bytes sent to the client (HTTP body size, or session total for flows).",
+       "http.response.body.bytes", "sc-bytes", "bytes"),
+    _c("user_agent", pl.String(), "User-Agent header as logged.", "user_agent.original",
+       "cs-user-agent", "c-useragent", "useragent"),
+    _c("referer", pl.String(), "Referer header as logged.", "http.request.referrer", "cs-referer",
+       "referrer"),
+    _c("forwarded_for", pl.String(), "X-Forwarded-For chain as logged (proxies append; not trusted).",
+       "http.request.headers.x_forwarded_for", "x-forwarded-for"),
+    _c("url_domain", pl.String(), "Virtual host / Host header when the log has it.", "url.domain",
+       "cs-host"),
+    _c("http_request", pl.String(), "The request line exactly as logged (also when it is binary junk).",
+       "url.original", "request", "cs-uri"),
+    _c("duration_ms", pl.Int64(), "Duration in milliseconds (IIS time-taken, firewall session length).",
+       "event.duration", "time-taken"),
+    _c("auth_method", pl.String(), "Login method: password, publickey, keyboard-interactive...",
+       "user.authentication.method"),
+    _c("invalid_user", pl.Boolean(), "The login named an account that does not exist.", None),
+    _c("protocol", pl.String(), "Transport protocol, lower case (tcp, udp, icmp).", "network.transport",
+       "protocol", "proto"),
+    _c("action", pl.String(), "Firewall or IDS decision: allow, deny, drop, reject, alert.",
+       "event.action", "action"),
+    _c("policy", pl.String(), "Firewall policy or rule name that decided.", "rule.name", "policy"),
+    _c("interface_in", pl.String(), "Ingress interface.", "observer.ingress.interface.name"),
+    _c("interface_out", pl.String(), "Egress interface.", "observer.egress.interface.name"),
+    _c("nat_src_ip", pl.String(), "Source address after NAT.", "source.nat.ip"),
+    _c("nat_src_port", pl.Int32(), "Source port after NAT.", "source.nat.port"),
+    _c("nat_dst_ip", pl.String(), "Destination address after NAT.", "destination.nat.ip"),
+    _c("nat_dst_port", pl.Int32(), "Destination port after NAT.", "destination.nat.port"),
+    _c("app", pl.String(), "Application the device identified (http, ssh, DNS...).", "network.protocol",
+       "application"),
+    _c("src_bytes", pl.Int64(), "Bytes sent by the source in the session.", "source.bytes"),
+    _c("dst_bytes", pl.Int64(), "Bytes sent by the destination in the session.", "destination.bytes"),
+    _c("src_packets", pl.Int64(), "Packets sent by the source.", "source.packets"),
+    _c("dst_packets", pl.Int64(), "Packets sent by the destination.", "destination.packets"),
+    _c("signature", pl.String(), "IDS signature text.", "rule.name", "signature"),
+    _c("signature_id", pl.Int64(), "IDS signature id.", "rule.id", "sid"),
+    _c("alert_category", pl.String(), "IDS alert category.", "rule.category"),
+    _c("alert_severity", pl.Int8(), "IDS severity (1 high .. 4 low, Suricata's scale).", "event.severity"),
+    _c("flow_id", pl.Int64(), "IDS flow id linking alert, http and flow records.", "network.community_id"),
+    _c("syslog_facility", pl.Int8(), "Syslog facility from <PRI>.", "log.syslog.facility.code"),
+    _c("syslog_severity", pl.Int8(), "Syslog severity from <PRI> or the device's level.",
+       "log.syslog.severity.code"),
+    _c("message", pl.String(), "Message text (syslog message, or a readable summary).", "message"),
+    _c("raw", pl.String(), "The whole line as read (decoded), for matching and for the responder.",
+       "event.original"),
+    _c("file", pl.String(), "Absolute path of the file the line was read from.", "log.file.path"),
+    _c("line_no", pl.Int64(), "1-based physical line number in that file.", "log.offset"),
+    _c("batch_id", pl.Int64(), "Ingest batch that wrote the row (see ingest_log).", None),
+    _c("parse_warning", pl.String(), "Why this event may be imperfect (e.g. invalid bytes shown as \\xHH).",
+       None),
+)
+
+REJECT_COLUMNS: tuple[Column, ...] = (
+    _c("file", pl.String(), "Absolute path of the file.", "log.file.path"),
+    _c("line_no", pl.Int64(), "1-based physical line number.", "log.offset"),
+    _c("raw", pl.String(), "The line as read (decoded; invalid bytes as \\xHH).", "event.original"),
+    _c("reason", pl.String(), "Why the line did not become an event.", "error.message"),
+    _c("format", pl.String(), "Format the file was read as.", None),
+    _c("prefecture", pl.String(), "GB/T 2260 code of the prefecture the log came from.", None),
+    _c("batch_id", pl.Int64(), "Ingest batch that wrote the row.", None),
+)
+
+INGEST_LOG_COLUMNS: tuple[Column, ...] = (
+    _c("batch_id", pl.Int64(), "Batch that committed this segment.", None),
+    _c("file", pl.String(), "Absolute path read.", None),
+    _c("fingerprint", pl.String(), "sha256 of the first fp_len decompressed bytes: the file's identity, "
+       "which survives rotation and renaming.", None),
+    _c("fp_len", pl.Int64(), "Bytes hashed for the fingerprint.", None),
+    _c("start_offset", pl.Int64(), "Decompressed byte offset where this segment began.", None),
+    _c("end_offset", pl.Int64(), "Decompressed byte offset after the last line consumed.", None),
+    _c("start_line", pl.Int64(), "Line number of the first line of this segment.", None),
+    _c("end_line", pl.Int64(), "Line number of the last line consumed (0 if none yet).", None),
+    _c("lines", pl.Int64(), "Physical lines read in this segment.", None),
+    _c("events", pl.Int64(), "Lines that became events.", None),
+    _c("rejects", pl.Int64(), "Lines that became rejects.", None),
+    _c("skipped", pl.Int64(), "Blank lines and format comments (IIS #directives).", None),
+    _c("format", pl.String(), "Format the file was read as.", None),
+    _c("encoding", pl.String(), "Text encoding detected for the file (utf-8, gb18030).", None),
+    _c("prefecture", pl.String(), "Prefecture code applied to the events.", None),
+    _c("size", pl.Int64(), "File size on disk when read.", None),
+    _c("mtime_ns", pl.Int64(), "File modification time when read (ns since epoch).", None),
+    _c("complete", pl.Boolean(), "The file was compressed and read to its end: it will not grow.", None),
+    _c("state", pl.String(), "JSON parser state at end_offset (IIS fields, syslog year...).", None),
+    _c("ingested_at", UTC_TS, "When the batch was committed.", None),
+)
+
+TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
+    EVENTS: EVENT_COLUMNS,
+    REJECTS: REJECT_COLUMNS,
+    INGEST_LOG: INGEST_LOG_COLUMNS,
+}
+
+
+def schema(table: str) -> pl.Schema:
+    """The Polars schema of a store table."""
+    return pl.Schema({c.name: c.dtype for c in TABLE_COLUMNS[table]})
+
+
+def conform(df: pl.DataFrame | pl.LazyFrame, table: str) -> pl.LazyFrame:
+    """Select a table's columns in order with their types, adding missing ones as nulls.
+
+    Parsers only produce the columns their format has; this makes every frame written to a table
+    identical in shape, so appends never fail on schema and readers see one layout.
+    """
+    lf = df.lazy()
+    have = lf.collect_schema()
+    exprs = []
+    for col in TABLE_COLUMNS[table]:
+        if col.name in have:
+            exprs.append(pl.col(col.name).cast(col.dtype, strict=False) if have[col.name] != col.dtype
+                         else pl.col(col.name))
+        else:
+            exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
+    return lf.select(exprs)
