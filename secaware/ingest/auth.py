@@ -125,7 +125,7 @@ def _parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         parts.append(_extract(part, rule).with_columns(
             pl.lit(rule.action).alias("event_action"), pl.lit(rule.outcome, dtype=pl.String).alias("outcome")))
     out = pl.concat(parts, how="diagonal_relaxed")
-    for name, dtype in _GROUP_COLUMNS.items():
+    for name, dtype in {**_GROUP_COLUMNS, "event_action": pl.String, "outcome": pl.String}.items():
         if name not in out.columns:
             out = out.with_columns(pl.lit(None, dtype=dtype).alias(name))
     locked = (pl.col("event_action") == "tally") & (pl.col("tally") >= pl.col("deny"))

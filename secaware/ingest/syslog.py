@@ -26,7 +26,9 @@ HEADER_RE = (
     r"^(?:<(\d{1,3})>\s?)?(?:(1) )?(" + _ISO + "|" + _NUMERIC + "|" + _BSD + r")\s+(\S+)(?:\s(.*))?$"
 )
 _HEADER_SNIFF = re.compile(HEADER_RE)
-_TAG_RE = r"^([^\s\[\]:]{1,64}?)(?:\[(\d+)\])?:\s?(.*)$"
+# program[pid]: message; sysklogd writes "syslogd 1.4.1:" (a version after the name) and some
+# daemons a "-- " before the tag.
+_TAG_RE = r"^\s*(?:-- )?([^\s\[\]:]{1,64}?(?: [\d.]+)?)(?:\[(\d+)\])?:\s?(.*)$"
 _RFC5424_REST_RE = r"^(\S+) (\S+) (\S+) (-|(?:\[(?:[^\]\\]|\\.)*\])+) ?(.*)$"
 _MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
