@@ -32,7 +32,7 @@ from secaware.store import Store
 
 APP_ID = "secaware-ingest"
 #: Commit at least this often, so a long run killed late loses little work.
-COMMIT_LINES = 2_000_000
+COMMIT_LINES = int(os.environ.get("SECAWARE_COMMIT_LINES", 2_000_000))
 #: Write buffered rows to a Parquet file once they take this much memory.
 PART_BYTES = 192 << 20
 #: An unterminated last line of a plain file is read only once the file has been quiet this long.

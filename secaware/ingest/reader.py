@@ -11,12 +11,14 @@ import bz2
 import gzip
 import hashlib
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import polars as pl
+import zstandard
 
 from secaware.errors import IngestError, Location
 
@@ -25,6 +27,9 @@ MAX_LINE_BYTES = 16 << 20
 FINGERPRINT_BYTES = 4096
 SNIFF_BYTES = 64 << 10
 KEPT_OVERSIZE_BYTES = 64 << 10
+
+#: What a decompressor raises on a corrupt or truncated stream.
+DECOMPRESS_ERRORS = (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError)
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
 _SUFFIX = {".gz": "gzip", ".bz2": "bzip2", ".zst": "zstd", ".zstd": "zstd"}
@@ -52,16 +57,51 @@ def open_decompressed(path: Path, compression: str | None) -> BinaryIO:
         return gzip.open(path, "rb")  # type: ignore[return-value]
     if compression == "bzip2":
         return bz2.open(path, "rb")  # type: ignore[return-value]
-    import zstandard
-
     raw = open(path, "rb")  # noqa: SIM115 - closed by the reader (closefd)
     return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)  # type: ignore[return-value]
 
 
+class _Salvaging:
+    """Reads a decompressing stream in small steps so a corrupt or truncated archive gives up
+    everything before the damage; the error is raised on the read after that."""
+
+    STEP = 1 << 20
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self._read = getattr(stream, "read1", stream.read)
+        self.error: Exception | None = None
+
+    def read(self, size: int) -> bytes:
+        if self.error is not None:
+            raise self.error
+        parts: list[bytes] = []
+        while size > 0:
+            try:
+                block = self._read(min(size, self.STEP))
+            except DECOMPRESS_ERRORS as exc:
+                self.error = exc
+                if parts:
+                    break
+                raise
+            if not block:
+                break
+            parts.append(block)
+            size -= len(block)
+        return b"".join(parts)
+
+
 def read_head(path: Path, compression: str | None, size: int = SNIFF_BYTES) -> bytes:
-    """The first bytes of the decompressed content (less if the file is shorter)."""
+    """The first bytes of the decompressed content (less if the file is shorter or breaks off early).
+
+    A truncated archive still yields its readable start here; reading the lines reports the break.
+    """
     with open_decompressed(path, compression) as f:
-        return _read_exact(f, size)
+        reader = _Salvaging(f)
+        try:
+            return reader.read(size)
+        except DECOMPRESS_ERRORS as exc:
+            raise IngestError(f"cannot decompress the start of the file: {exc}", source=Location(str(path))) from exc
 
 
 def fingerprint(head: bytes) -> tuple[str, int]:
@@ -111,17 +151,6 @@ def _decodes(data: bytes, encoding: str) -> int:
         return 0
 
 
-def _read_exact(f: BinaryIO, size: int) -> bytes:
-    parts = []
-    while size > 0:
-        block = f.read(size)
-        if not block:
-            break
-        parts.append(block)
-        size -= len(block)
-    return b"".join(parts)
-
-
 @dataclass
 class Chunk:
     """Consecutive lines of one file: a frame of raw, line_no, warning and where it ended."""
@@ -148,7 +177,8 @@ def iter_chunks(
     is left for the next run, so a line still being written is never split in two. A decompression
     error raises IngestError after the lines before it have been yielded.
     """
-    stream = open_decompressed(path, compression)
+    raw_stream = open_decompressed(path, compression)
+    stream = _Salvaging(raw_stream)
     try:
         _skip(stream, start_offset, path)
         base, line_no = start_offset, start_line  # base: offset of pending[0]
@@ -157,7 +187,7 @@ def iter_chunks(
         while True:
             try:
                 block = stream.read(chunk_bytes)
-            except (OSError, EOFError, ValueError) as exc:
+            except DECOMPRESS_ERRORS as exc:
                 if final and (pending or dropped):
                     yield _make_chunk(pending, line_no, base + len(pending) + dropped, encoding, newline,
                                       first=base == 0, oversize=dropped > 0)
@@ -190,14 +220,14 @@ def iter_chunks(
             yield _make_chunk(pending, line_no, base + len(pending) + dropped, encoding, newline,
                               first=base == 0, oversize=dropped > 0)
     finally:
-        stream.close()
+        raw_stream.close()
 
 
-def _skip(stream: BinaryIO, count: int, path: Path) -> None:
+def _skip(stream: _Salvaging, count: int, path: Path) -> None:
     if count <= 0:
         return
-    if stream.seekable():
-        stream.seek(count)
+    if stream.stream.seekable() and isinstance(stream.stream, io.BufferedReader):
+        stream.stream.seek(count)
         return
     while count > 0:
         block = stream.read(min(count, CHUNK_BYTES))
