@@ -31,7 +31,6 @@ def lines_frame(lines: list[str]) -> pl.DataFrame:
 def parse_lines(fmt: str, lines: list[str], **ctx: object) -> list[dict[str, object]]:
     """Parse lines with a registered format and return the rows as dicts."""
     from secaware.ingest.formats import FORMATS
-
     from secaware.schema import EVENT_COLUMNS
 
     context = FileContext(path="/logs/test.log", format=fmt, **ctx)  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ def accounted(report) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_every_line_is_an_event_a_reject_or_skipped(tmp_path: Path) -> None:
-    lines = web_lines(50) + ["", "garbage that is no access log", "   "] + web_lines(5, 50)
+    lines = [*web_lines(50), "", "garbage that is no access log", "   ", *web_lines(5, 50)]
     path = write(tmp_path / "logs" / "access.log", lines)
     report = ingest([path], tmp_path / "store")
     [f] = report.files
@@ -224,9 +224,9 @@ def test_bad_inputs_are_named_and_the_run_goes_on(tmp_path: Path) -> None:
     # the good file and the readable part of the truncated gzip are in the store
     events = rows(tmp_path / "store")
     assert events.filter(pl.col("file") == str(good)).height == 10
-    broken = [f for f in json.loads(runner.invoke(cli, [
+    broken = next(f for f in json.loads(runner.invoke(cli, [
         "ingest", str(logs), "--store", str(tmp_path / "store2"), "--json"]).stdout)["files"]
-        if f["path"].endswith("broken.log.gz")][0]
+        if f["path"].endswith("broken.log.gz"))
     assert broken["status"] == "error" and broken["lines"] > 0
     assert broken["events"] + broken["rejects"] + broken["skipped"] == broken["lines"]
 
