@@ -35,42 +35,52 @@ def sniff_common(lines: list[str]) -> float:
     return sum(bool(_COMMON_SNIFF.match(x)) for x in lines) / max(len(lines), 1)
 
 
-def _fast(raw: pl.Expr) -> list[pl.Expr]:
-    q = raw.str.split_exact('"', 8)
-    head = q.struct.field("field_0")
-    sb = q.struct.field("field_2").str.strip_chars(" ").str.split_exact(" ", 1)
-    b1 = head.str.find("[", literal=True)
-    b2 = head.str.find("]", literal=True)
-    who = head.str.slice(0, b1).str.strip_chars_end(" ").str.splitn(" ", 3)
-    n_quotes = raw.str.count_matches('"', literal=True)
-    tail_ok = (
-        (n_quotes == 2) & q.struct.field("field_2").str.ends_with(" ").not_()
-        | (n_quotes == 6) & (q.struct.field("field_4") == " ") & (q.struct.field("field_6").str.strip_chars() == "")
-        | (n_quotes == 8) & (q.struct.field("field_4") == " ") & (q.struct.field("field_6") == " ")
-        & (q.struct.field("field_8").str.strip_chars() == "")
-    )
-    ok = (
-        tail_ok
-        & raw.str.contains("\\", literal=True).not_()
-        & (head.str.ends_with("] "))
-        & (b1 > 0)
-        & sb.struct.field("field_0").str.contains(r"^(?:\d{3}|-)$")
-        & sb.struct.field("field_1").str.contains(r"^(?:\d+|-)$")
-        & who.struct.field("field_2").is_not_null()
-    )
-    return [
-        ok.fill_null(False).alias("_fast_ok"),
-        who.struct.field("field_0").alias("src_ip"),
-        who.struct.field("field_2").alias("user"),
-        head.str.slice(b1 + 1, b2 - b1 - 1).alias("time"),
+def _fast(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Split on quotes; each step materialises its columns so no split is computed twice."""
+    raw = pl.col("raw")
+    q = pl.col("_q")
+    lf = lf.with_columns(raw.str.split_exact('"', 8).alias("_q"), raw.str.count_matches('"', literal=True).alias("_n"))
+    lf = lf.with_columns(
+        q.struct.field("field_0").alias("_head"),
+        q.struct.field("field_2").str.strip_chars(" ").str.split_exact(" ", 1).alias("_sb"),
         q.struct.field("field_1").alias("http_request"),
-        sb.struct.field("field_0").alias("status"),
-        sb.struct.field("field_1").alias("size"),
         q.struct.field("field_3").alias("referer"),
         q.struct.field("field_5").alias("user_agent"),
-        pl.lit('"').alias("ua_close"),
         q.struct.field("field_7").alias("forwarded_for"),
-    ]
+        pl.lit('"').alias("ua_close"),
+        (
+            (pl.col("_n") == 2) & q.struct.field("field_2").str.ends_with(" ").not_()
+            | (pl.col("_n") == 6) & (q.struct.field("field_4") == " ")
+            & (q.struct.field("field_6").str.strip_chars() == "")
+            | (pl.col("_n") == 8) & (q.struct.field("field_4") == " ") & (q.struct.field("field_6") == " ")
+            & (q.struct.field("field_8").str.strip_chars() == "")
+        ).alias("_tail_ok"),
+    )
+    head = pl.col("_head")
+    lf = lf.with_columns(
+        head.str.find("[", literal=True).alias("_b1"),
+        head.str.find("]", literal=True).alias("_b2"),
+        pl.col("_sb").struct.field("field_0").alias("status"),
+        pl.col("_sb").struct.field("field_1").alias("size"),
+    )
+    lf = lf.with_columns(
+        head.str.slice(0, pl.col("_b1")).str.strip_chars_end(" ").str.splitn(" ", 3).alias("_who"),
+        head.str.slice(pl.col("_b1") + 1, pl.col("_b2") - pl.col("_b1") - 1).alias("time"),
+    )
+    ok = (
+        pl.col("_tail_ok")
+        & raw.str.contains("\\", literal=True).not_()
+        & head.str.ends_with("] ")
+        & (pl.col("_b1") > 0)
+        & pl.col("status").str.contains(r"^(?:\d{3}|-)$")
+        & pl.col("size").str.contains(r"^(?:\d+|-)$")
+        & pl.col("_who").struct.field("field_2").is_not_null()
+    )
+    return lf.with_columns(
+        ok.fill_null(False).alias("_fast_ok"),
+        pl.col("_who").struct.field("field_0").alias("src_ip"),
+        pl.col("_who").struct.field("field_2").alias("user"),
+    ).drop("_q", "_n", "_head", "_sb", "_tail_ok", "_b1", "_b2", "_who")
 
 
 def _slow(raw: pl.Expr) -> list[pl.Expr]:
@@ -80,27 +90,28 @@ def _slow(raw: pl.Expr) -> list[pl.Expr]:
     return [g.struct.field("1").is_not_null().alias("_fast_ok"), *exprs]
 
 
-def _request_parts(req: pl.Expr) -> list[pl.Expr]:
-    first_sp = req.str.find(" ", literal=True)
-    parts = req.str.split(" ")
-    n = parts.list.len()
-    last = parts.list.last()
-    has_version = (n >= 3) & last.str.starts_with("HTTP/")
-    target = (
-        pl.when(has_version).then(parts.list.slice(1, n - 2).list.join(" "))
-        .when(n >= 2).then(req.str.slice(first_sp + 1))
-        .otherwise(None)
+def _request_parts(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """METHOD target VERSION; junk request lines (TLS handshakes, binary) keep only http_request."""
+    req = pl.col("http_request")
+    lf = lf.with_columns(
+        req.str.splitn(" ", 2).alias("_mr"),
+        req.str.slice(-10).str.extract(r" (HTTP/\d(?:\.\d)?)$").alias("http_version"),
     )
-    method = parts.list.first()
-    method_ok = method.str.contains(r"^[A-Za-z][A-Za-z_-]{0,19}$") & (n >= 2)
-    qpos = target.str.find("?", literal=True)
-    return [
-        pl.when(method_ok).then(method).alias("http_method"),
-        pl.when(method_ok).then(pl.when(qpos.is_null()).then(target).otherwise(target.str.slice(0, qpos)))
-        .alias("url_path"),
-        pl.when(method_ok & qpos.is_not_null()).then(target.str.slice(qpos + 1)).alias("url_query"),
-        pl.when(has_version).then(last).alias("http_version"),
-    ]
+    version = pl.col("http_version")
+    method = pl.col("_mr").struct.field("field_0")
+    rest = pl.col("_mr").struct.field("field_1")
+    lf = lf.with_columns(
+        (method.str.contains(r"^[A-Za-z][A-Za-z_-]{0,19}$") & rest.is_not_null()).fill_null(False).alias("_m_ok"),
+        pl.when(version.is_not_null()).then(rest.str.head(rest.str.len_chars() - version.str.len_chars() - 1))
+        .otherwise(rest).alias("_target"),
+        method.alias("_method"),
+    ).with_columns(pl.col("_target").str.splitn("?", 2).alias("_pq"))
+    m_ok = pl.col("_m_ok")
+    return lf.with_columns(
+        pl.when(m_ok).then(pl.col("_method")).alias("http_method"),
+        pl.when(m_ok).then(pl.col("_pq").struct.field("field_0")).alias("url_path"),
+        pl.when(m_ok).then(pl.col("_pq").struct.field("field_1")).alias("url_query"),
+    ).drop("_mr", "_m_ok", "_target", "_method", "_pq")
 
 
 def _finish_fields(lf: pl.LazyFrame, ctx: FileContext) -> pl.LazyFrame:
@@ -116,15 +127,14 @@ def _finish_fields(lf: pl.LazyFrame, ctx: FileContext) -> pl.LazyFrame:
         pl.lit("web").alias("event_category"),
         pl.when(status < 400).then(pl.lit("success")).when(status >= 400).then(pl.lit("failure"))
         .alias("outcome"),
-    ).with_columns(*_request_parts(pl.col("http_request")))
+    ).pipe(_request_parts)
 
 
 def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
     """Parse access-log lines into events; lines neither path can read become rejects."""
-    raw = pl.col("raw")
-    first = lines.lazy().with_columns(_fast(raw)).collect()
+    first = lines.lazy().pipe(_fast).collect()
     fast = first.filter(pl.col("_fast_ok"))
-    slow = first.filter(~pl.col("_fast_ok")).select(lines.columns).lazy().with_columns(_slow(raw)).collect()
+    slow = first.filter(~pl.col("_fast_ok")).select(lines.columns).lazy().with_columns(_slow(pl.col("raw"))).collect()
     merged = pl.concat([fast, slow.select(fast.columns)]) if slow.height else fast
     lf = _finish_fields(merged.lazy(), ctx)
     reject = (
@@ -133,7 +143,7 @@ def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
     )
     warning = pl.when(pl.col("ua_close").fill_null('"') == "").then(pl.lit("line ends inside the User-Agent"))
     out = finish(lf, ctx.format, reject, warning=warning).drop("_fast_ok", "time", "status", "size", "ua_close")
-    return out.sort("line_no").collect()
+    return (out.sort("line_no") if slow.height else out).collect()
 
 
 __all__ = ["REJECT", "parse", "sniff_combined", "sniff_common"]

@@ -178,7 +178,7 @@ def iter_chunks(
     error raises IngestError after the lines before it have been yielded.
     """
     raw_stream = open_decompressed(path, compression)
-    stream = _Salvaging(raw_stream)
+    stream: _Salvaging | BinaryIO = _Salvaging(raw_stream) if compression else raw_stream
     try:
         _skip(stream, start_offset, path)
         base, line_no = start_offset, start_line  # base: offset of pending[0]
@@ -223,11 +223,11 @@ def iter_chunks(
         raw_stream.close()
 
 
-def _skip(stream: _Salvaging, count: int, path: Path) -> None:
+def _skip(stream: _Salvaging | BinaryIO, count: int, path: Path) -> None:
     if count <= 0:
         return
-    if stream.stream.seekable() and isinstance(stream.stream, io.BufferedReader):
-        stream.stream.seek(count)
+    if not isinstance(stream, _Salvaging):
+        stream.seek(count)
         return
     while count > 0:
         block = stream.read(min(count, CHUNK_BYTES))
