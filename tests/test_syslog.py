@@ -138,10 +138,14 @@ def test_mixed_header_styles_in_one_file() -> None:
         "Nov 29 19:09:29 Centos7 sshd[8512]: Failed password for root from 192.168.33.170 port 46848 ssh2",
         "2026-11-29T19:09:30.000001+08:00 Centos7 sshd[8512]: Failed password for root from 192.168.33.170 port 46848 ssh2",
         "not a syslog line at all",
+        "2026-11-29T19:09:31 Centos7 sshd[8512]: an RFC 3339 time without offset is local",
+        "<38>2018/10/05 09:52:14 USG6300 %%01SHELL/5/CMDRECORD(s): Recorded command information.",
     ], mtime=dt.datetime(2026, 11, 30, tzinfo=UTC), tz="Asia/Shanghai")
     assert rows[0]["ts"] == dt.datetime(2026, 11, 29, 11, 9, 29, tzinfo=UTC)
     assert rows[1]["ts"] == dt.datetime(2026, 11, 29, 11, 9, 30, 1, tzinfo=UTC)
     assert rows[2]["_reject"] == "not a syslog line"
+    assert rows[3]["ts"] == dt.datetime(2026, 11, 29, 11, 9, 31, tzinfo=UTC)
+    assert (rows[4]["ts"], rows[4]["host"]) == (dt.datetime(2018, 10, 5, 1, 52, 14, tzinfo=UTC), "USG6300")
 
 
 @pytest.mark.write_disk

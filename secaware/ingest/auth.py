@@ -86,7 +86,8 @@ AUTH_PROGRAMS = ("su", "sudo", "login", "passwd", "in.telnetd", "telnetd", "syst
 
 
 def _base_program() -> pl.Expr:
-    return pl.col("program").str.replace(r"\(.*$", "")
+    """'sshd(pam_unix)' -> 'sshd' (old PAM tags name the module after the program)."""
+    return pl.col("program").str.splitn("(", 2).struct.field("field_0")
 
 
 def match_sshd() -> pl.Expr:
@@ -94,8 +95,7 @@ def match_sshd() -> pl.Expr:
 
 
 def match_auth() -> pl.Expr:
-    pam = _msg.str.contains(r"pam_(?:unix|faillock|tally2?|sss|ldap)\(")
-    return (_base_program().is_in(AUTH_PROGRAMS) | pam).fill_null(False)
+    return (_base_program().is_in(AUTH_PROGRAMS) | _has("pam_")).fill_null(False)
 
 
 _GROUP_COLUMNS = {"user": pl.String, "src_ip": pl.String, "src_port": pl.Int32, "auth_method": pl.String,

@@ -48,30 +48,84 @@ def sniff(lines: list[str]) -> float:
     return sum(bool(_HEADER_SNIFF.match(x)) for x in lines) / max(len(lines), 1)
 
 
-def _header(raw: pl.Expr) -> list[pl.Expr]:
-    g = raw.str.extract_groups(HEADER_RE)
-    return [
-        to_int(g.struct.field("1"), pl.Int16).alias("_pri"),
-        g.struct.field("2").alias("_v"),
-        g.struct.field("3").str.replace_all(" +", " ").alias("_ts"),
-        g.struct.field("4").alias("host"),
-        g.struct.field("5").fill_null("").alias("_rest"),
-    ]
+_ISO_LINE = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ "
+_BSD_LINE = r"^[A-Z][a-z]{2} [ 0-3]\d \d\d:\d\d:\d\d \S+ "
 
 
-def _tag(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Split `program[pid]: message`, or the RFC 5424 APP-NAME PROCID MSGID SD MSG fields."""
-    tag = pl.col("_rest").str.extract_groups(_TAG_RE)
-    r5424 = pl.col("_rest").str.extract_groups(_RFC5424_REST_RE)
-    is5424 = pl.col("_v").is_not_null()
+def _header(df: pl.DataFrame) -> pl.DataFrame:
+    """Split the header into _pri, _v, _ts, host and _rest.
+
+    The two styles rsyslog writes (RFC 3339 and RFC 3164 without <PRI>) are cut with plain splits;
+    the regex that knows every style runs only on the other lines.
+    """
+    raw = pl.col("raw")
+    style = pl.when(raw.str.contains(_ISO_LINE)).then(1).when(raw.str.contains(_BSD_LINE)).then(2).otherwise(0)
+    df = df.with_columns(style.alias("_style"))
+    parts = []
+    iso = df.filter(pl.col("_style") == 1)
+    if iso.height:
+        sp = raw.str.splitn(" ", 3)
+        parts.append(iso.with_columns(sp.alias("_sp")).select(
+            *df.columns, pl.lit(None, dtype=pl.Int16).alias("_pri"), pl.lit(None, dtype=pl.String).alias("_v"),
+            pl.col("_sp").struct.field("field_0").alias("_ts"), pl.col("_sp").struct.field("field_1").alias("host"),
+            pl.col("_sp").struct.field("field_2").fill_null("").alias("_rest")))
+    bsd = df.filter(pl.col("_style") == 2)
+    if bsd.height:
+        sp = raw.str.slice(16).str.splitn(" ", 2)
+        parts.append(bsd.with_columns(sp.alias("_sp")).select(
+            *df.columns, pl.lit(None, dtype=pl.Int16).alias("_pri"), pl.lit(None, dtype=pl.String).alias("_v"),
+            raw.str.slice(0, 15).str.replace("  ", " ", literal=True).alias("_ts"),
+            pl.col("_sp").struct.field("field_0").alias("host"),
+            pl.col("_sp").struct.field("field_1").fill_null("").alias("_rest")))
+    other = df.filter(pl.col("_style") == 0)
+    if other.height:
+        g = raw.str.extract_groups(HEADER_RE)
+        parts.append(other.select(
+            *df.columns,
+            to_int(g.struct.field("1"), pl.Int16).alias("_pri"),
+            g.struct.field("2").alias("_v"),
+            g.struct.field("3").str.replace_all(" +", " ").alias("_ts"),
+            g.struct.field("4").alias("host"),
+            g.struct.field("5").fill_null("").alias("_rest"),
+        ))
+    out = pl.concat(parts) if len(parts) > 1 else parts[0]
+    return out.sort("line_no") if len(parts) > 1 else out
+
+
+_FAST_TAG = r"^[^\s\[\]:]{1,64}(?:\[\d+\])?$"
+
+
+def _tag(df: pl.DataFrame) -> pl.DataFrame:
+    """Split `program[pid]: message`, or the RFC 5424 APP-NAME PROCID MSGID SD MSG fields.
+
+    Most lines take a split on ': ' checked by a short regex on the tag alone; the full regexes
+    run only on the rest (RFC 5424 lines, tags with a version or a leading '--', no tag).
+    """
     nil = lambda e: pl.when(e == "-").then(None).otherwise(e)  # noqa: E731
-    return lf.with_columns(
-        pl.when(is5424).then(nil(pl.col("host"))).otherwise(pl.col("host")).alias("host"),
-        pl.when(is5424).then(nil(r5424.struct.field("1"))).otherwise(tag.struct.field("1")).alias("program"),
-        to_int(pl.when(is5424).then(r5424.struct.field("2")).otherwise(tag.struct.field("2"))).alias("pid"),
-        pl.when(is5424).then(r5424.struct.field("5").str.strip_prefix("\ufeff"))
-        .otherwise(pl.coalesce(tag.struct.field("3"), pl.col("_rest"))).alias("message"),
-    )
+    is5424 = pl.col("_v").is_not_null()
+    split = pl.col("_rest").str.splitn(": ", 2)
+    df = df.with_columns(split.struct.field("field_0").alias("_tag"), split.struct.field("field_1").alias("message"))
+    fast_ok = ~is5424 & pl.col("_tag").str.contains(_FAST_TAG).fill_null(False) & pl.col("message").is_not_null()
+    df = df.with_columns(fast_ok.alias("_fast"))
+    fast = df.filter(pl.col("_fast")).with_columns(
+        pl.col("_tag").str.splitn("[", 2).alias("_pp"),
+    ).with_columns(
+        pl.col("_pp").struct.field("field_0").alias("program"),
+        to_int(pl.col("_pp").struct.field("field_1").str.strip_suffix("]")).alias("pid"),
+    ).drop("_pp")
+    rest = df.filter(~pl.col("_fast"))
+    if rest.height:
+        tag = pl.col("_rest").str.extract_groups(_TAG_RE)
+        r5424 = pl.col("_rest").str.extract_groups(_RFC5424_REST_RE)
+        rest = rest.with_columns(
+            pl.when(is5424).then(nil(pl.col("host"))).otherwise(pl.col("host")).alias("host"),
+            pl.when(is5424).then(nil(r5424.struct.field("1"))).otherwise(tag.struct.field("1")).alias("program"),
+            to_int(pl.when(is5424).then(r5424.struct.field("2")).otherwise(tag.struct.field("2"))).alias("pid"),
+            pl.when(is5424).then(r5424.struct.field("5").str.strip_prefix("\ufeff"))
+            .otherwise(pl.coalesce(tag.struct.field("3"), pl.col("_rest"))).alias("message"),
+        )
+        fast = pl.concat([fast, rest.select(fast.columns)]).sort("line_no")
+    return fast.drop("_tag", "_fast")
 
 
 def _with_year(df: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
@@ -111,18 +165,47 @@ def _with_year(df: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
     return df.with_columns(column)
 
 
-def _timestamp(tz: str) -> pl.Expr:
+def _timestamp(style: int, tz: str) -> pl.Expr:
+    """UTC time from _ts for lines of one header style (so most lines cost one or two parses)."""
     ts = pl.col("_ts")
-    naive = pl.coalesce(
+    year_ts = (pl.col("_year").cast(pl.String) + " " + ts).str.strptime(pl.Datetime("us"), "%Y %b %d %H:%M:%S%.f",
+                                                                          strict=False)
+    other_naive = pl.coalesce(
         ts.str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False),
         ts.str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False),
         ts.str.strptime(pl.Datetime("us"), "%Y/%m/%d %H:%M:%S%.f", strict=False),
         ts.str.strptime(pl.Datetime("us"), "%b %d %Y %H:%M:%S%.f", strict=False),
         ts.str.strptime(pl.Datetime("us"), "%b %d %H:%M:%S%.f %Y", strict=False),
-        (pl.col("_year").cast(pl.String) + " " + ts).str.strptime(pl.Datetime("us"), "%Y %b %d %H:%M:%S%.f",
-                                                                  strict=False),
+        year_ts,
     )
-    return pl.coalesce(parse_offset_time(ts, "%Y-%m-%dT%H:%M:%S%.f%#z"), localize(naive, tz)).cast(UTC_TS)
+    with_offset = parse_offset_time(ts, "%Y-%m-%dT%H:%M:%S%.f%#z")
+    if style == 2:
+        return localize(year_ts, tz).cast(UTC_TS)
+    if style == 1:
+        return with_offset
+    return pl.coalesce(with_offset, localize(other_naive, tz)).cast(UTC_TS)
+
+
+def _iso_without_zone(df: pl.DataFrame, tz: str) -> pl.DataFrame:
+    """RFC 3339 lines whose time has no offset (rare) are read in tz; parsed only where needed."""
+    missing = df["ts"].is_null() & df["_ts"].is_not_null()
+    if not missing.any():
+        return df
+    naive = df.filter(missing).select(
+        localize(pl.col("_ts").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False), tz)
+        .cast(UTC_TS))
+    idx = pl.arange(0, df.height, eager=True).filter(missing)
+    return df.with_columns(df["ts"].scatter(idx, naive.to_series()))
+
+
+def _with_timestamps(df: pl.DataFrame, tz: str) -> pl.DataFrame:
+    styles = df["_style"].unique().to_list()
+    if len(styles) == 1:
+        out = df.with_columns(_timestamp(styles[0], tz).alias("ts"))
+    else:
+        parts = [df.filter(pl.col("_style") == k).with_columns(_timestamp(k, tz).alias("ts")) for k in styles]
+        out = pl.concat(parts).sort("line_no")
+    return _iso_without_zone(out, tz) if 1 in styles else out
 
 
 def message_formats() -> list[MessageFormat]:
@@ -136,13 +219,11 @@ def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
     """Parse syslog lines; each recognised message format adds its own fields."""
     formats = message_formats()
     forced = next((f for f in formats if f.name == ctx.format), None)
-    head = lines.lazy().with_columns(_header(pl.col("raw"))).pipe(_tag).collect()
-    head = _with_year(head, ctx)
+    head = _with_timestamps(_with_year(_tag(_header(lines)), ctx), ctx.tz)
     kind: pl.Expr = pl.lit(None, dtype=pl.String)
     for fmt in reversed(formats):
         kind = pl.when(fmt.match()).then(pl.lit(fmt.name)).otherwise(kind)
     head = head.with_columns(
-        _timestamp(ctx.tz).alias("ts"),
         (pl.col("_pri") // 8).cast(pl.Int8).alias("syslog_facility"),
         (pl.col("_pri") % 8).cast(pl.Int8).alias("syslog_severity"),
         kind.alias("_kind"),
@@ -161,5 +242,5 @@ def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
     if forced is not None:
         reject = pl.when(pl.col("_kind").fill_null("") != forced.name).then(
             pl.lit(f"not a {forced.name} line")).otherwise(reject)
-    out = finish(merged, source, reject).drop("_pri", "_v", "_ts", "_rest", "_month", "_year", "_kind")
+    out = finish(merged, source, reject).drop("_pri", "_v", "_ts", "_rest", "_month", "_year", "_kind", "_style")
     return out.collect().sort("line_no")
