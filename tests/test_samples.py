@@ -333,3 +333,11 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         generate(tmp_path)
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_committed_sample_logs_are_current(out: Path) -> None:
+    """The committed `sample_logs/` must be what the generator writes today, or docs and rules drift."""
+    committed = Path(__file__).resolve().parent.parent / "sample_logs"
+    if not (committed / "inventory.yaml").exists():
+        pytest.skip("no committed sample_logs in this checkout")
+    assert _tree(committed) == _tree(out)
