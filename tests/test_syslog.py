@@ -102,6 +102,8 @@ def test_sshd_messages(message: str, expected: dict[str, object]) -> None:
          {"source": "auth", "event_action": "sudo", "user": "alice", "outcome": "success"}),
         ("Nov 23 03:05:00 lz-web-01 su: FAILED SU (to root) alice on pts/0",
          {"source": "auth", "event_action": "su_failed", "user": "alice", "outcome": "failure"}),
+        ("Nov 23 03:05:00 lz-web-01 systemd-logind[812]: New session 3462 of user liqiang.",
+         {"source": "auth", "event_action": "logind_new_session", "user": "liqiang"}),
         ("Nov 23 03:05:00 lz-web-01 CRON[100]: (root) CMD (run-parts /etc/cron.hourly)",
          {"source": "syslog", "event_action": None, "program": "CRON"}),
     ],

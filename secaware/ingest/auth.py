@@ -78,6 +78,8 @@ RULES: tuple[Rule, ...] = (
     Rule("login_failed", _has("FAILED LOGIN"),
          r"FAILED LOGIN \(\d+\) on '[^']*'(?: FROM '(?P<src_ip>[^']*)')? FOR '(?P<user>[^']*)'", "failure"),
     Rule("telnet_connect", _has("connect from "), r"connect from (?P<src_ip>\S+)", None),
+    Rule("logind_new_session", _starts("New session "), r"^New session \S+ of user (?P<user>[^\s.]+)", "success"),
+    Rule("logind_session_closed", _starts("Session ") & _has(" logged out"), None, None),
 )
 
 _SSHD_PROGRAMS = ("sshd", "sshd-session", "sshd-auth")
