@@ -70,7 +70,8 @@ def samples(out: Path, days: int, seed: int, scale: float) -> None:
     try:
         summary = generate(out, days=days, seed=seed, scale=scale)
     except FileExistsError as exc:
-        raise click.ClickException(f"{out} is not empty and holds no earlier sample logs; choose another --out") from exc
+        raise click.ClickException(f"{out} is not empty and holds no earlier sample logs; choose another --out") \
+            from exc
     click.echo(f"wrote {sum(summary.files.values()):,} lines ({summary.total_bytes / 1e6:.1f} MB) in "
                f"{len(summary.files)} files to {out}, with {summary.labelled_lines:,} labelled lines and "
                f"{summary.behaviours} labelled behaviours")

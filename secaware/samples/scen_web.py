@@ -520,10 +520,7 @@ def scanner(
     camp = Campaign(scenario, system, src, detail)
     reqs = []
     for i in range(n):
-        if i % 6 == 0:
-            target = rng.choice(extra[tool]).format(r=rng.randint(1000, 9999))
-        else:
-            target = rng.choice(SCANNER_PATHS)
+        target = rng.choice(extra[tool]).format(r=rng.randint(1000, 9999)) if i % 6 == 0 else rng.choice(SCANNER_PATHS)
         status = rng.choices((404, 403, 200, 301, 400), weights=(80, 8, 5, 4, 3))[0]
         ua = uas[tool].format(n=rng.randint(1, 7000))
         reqs.append(
