@@ -210,3 +210,26 @@ def test_pipeline_times_are_utc_whatever_the_configured_zone(tmp_path: Path) -> 
     ingest([log], tmp_path / "store", tz="Asia/Shanghai", settle_seconds=0)
     ts = read(tmp_path / "store", "events")["ts"]
     assert ts.to_list() == [dt.datetime(2015, 7, 28, 15, 7, 26, tzinfo=UTC)]
+
+
+@pytest.mark.write_disk
+def test_pipeline_small_chunks_read_like_one_chunk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Headers and the lines they govern land in different chunks; the result must not change."""
+    lines = [*PREAMBLE, "#Fields: date time c-ip cs-uri-stem sc-status"]
+    lines += [f"2024-03-01 00:00:{i:02d} 10.0.0.{i} /p{i} 200" for i in range(20)]
+    lines += ["#Start-Date: 2024-03-01 00:01:00", "#Fields: sc-status cs-uri-stem c-ip time date"]
+    lines += [f"404 /q{i} 10.1.0.{i} 00:01:{i:02d} 2024-03-01" for i in range(20)]
+    log = tmp_path / "u_ex.log"
+    write(log, lines)
+    cols = ["line_no", "ts", "src_ip", "url_path", "http_status"]
+    expected = events(iis.parse(frame(lines), ctx())).select(cols)
+    assert expected.height == 40
+
+    from functools import partial
+
+    from secaware.ingest import reader
+    monkeypatch.setattr(reader, "iter_chunks", partial(reader.iter_chunks, chunk_bytes=97))
+    f = ingest([log], tmp_path / "store", settle_seconds=0).files[0]
+    assert (f.lines, f.events, f.rejects, f.skipped) == (len(lines), 40, 0, 6)
+    got = read(tmp_path / "store", "events").sort("line_no").select(cols)
+    assert got.equals(expected)
