@@ -130,13 +130,25 @@ def test_bad_lines_are_rejects_with_reasons_not_errors() -> None:
     out = parse(lines)
     assert out["line_no"].to_list() == list(range(1, 11))
     assert out["_skip"].to_list() == [False, False, True, *[False] * 7]
-    reasons = out["_reject"].to_list()
-    assert reasons[:6] == [None, "invalid JSON", None, "not a JSON object", "not a JSON object",
-                           "no event_type: not an EVE record"]
-    assert reasons[6].startswith("JSON value of an unexpected type")
-    assert reasons[7:] == ["unreadable timestamp: yesterday", None, None]
+    assert out["_reject"].to_list() == [
+        None, "invalid JSON", None, "not a JSON object", "not a JSON object", "no event_type: not an EVE record",
+        None, "unreadable timestamp: yesterday", None, None]
+    # valid JSON with a value of an unexpected type is an event; that value is simply absent
+    assert (out["event_action"][6], out["signature"][6]) == ("alert", None)
     assert out["src_port"][8] == 8080  # a quoted number is read, not refused
     assert out["url_domain"][9] == "www.lanzhou.gov.cn"  # lines after the bad ones are intact
+    assert out["signature"][0] == "ET HUNTING GENERIC SUSPICIOUS POST to Dotted Quad with Fake Browser 1"
+
+
+def test_relayed_records_with_an_object_host_keep_every_line() -> None:
+    """Filebeat rewrites `host` as an object: no line is lost, and the object is kept as its JSON."""
+    relayed = [x[:-1] + ',"host":{"name":"ids-tianshui"}}' for x in (ALERT, HTTP.replace('"host": "ids-lanzhou", ', ''),
+                                                                     "{not json}"[:-1] + "}")]
+    out = parse(relayed * 2_000)
+    assert out["_reject"].to_list()[:3] == [None, None, "invalid JSON"]
+    assert out["host"][0] == '{"name":"ids-tianshui"}'
+    assert out["signature_id"][0] == 2018358 and out["url_path"][1] == "/search.php"
+    assert out["_reject"].is_null().sum() == 4_000
 
 
 def test_one_bad_line_in_a_big_chunk_costs_only_that_line() -> None:
@@ -174,3 +186,13 @@ def test_pipeline(tmp_path: Path) -> None:
     assert rej.select("line_no", "reason", "format").rows() == [
         (3, "invalid JSON", "suricata"), (7, "invalid JSON", "suricata")]
     assert rej["raw"].to_list() == [lines[2], "garbage"]
+
+
+def test_keys_found_loose_are_remembered_for_the_next_chunk() -> None:
+    ctx = FileContext(path="/logs/eve.json", format="suricata")
+    relayed = ALERT[:-1] + ',"host":{"name":"ids-1"}}'
+    suricata.parse(frame([relayed, ALERT]), ctx)
+    assert ctx.state["loose_keys"] == ["host"]
+    out = suricata.parse(frame([relayed, ALERT]), ctx)
+    assert out["host"].to_list() == ['{"name":"ids-1"}', None]
+    assert out["signature_id"].to_list() == [2018358, 2018358]

@@ -3,9 +3,10 @@
 The whole chunk is decoded by one native `json_decode` into a fixed struct type. Every leaf is
 declared as text and cast afterwards, because the decoder refuses a chunk outright when a value
 has a different JSON type than declared (a quoted number, say), and a cast only nulls that one
-value. A chunk the decoder still refuses is retried without the lines that are not JSON at all
-(those become "invalid JSON" rejects), and if it still fails the offending lines are isolated by
-bisection, so one odd line costs a few extra decodes, never the chunk.
+value. A chunk the decoder still refuses is retried without the lines that are not JSON objects
+(those become "invalid JSON" rejects), and if it still fails (an object where text was
+expected) the refused keys are found and read by path instead (see `decode`): an odd line
+costs extra decodes of its slice, never the chunk and never the line.
 
 `action` is the traffic decision, not the verdict: Suricata in IDS mode reports every alert as
 "allowed" (the packet went through; the alert is the detection), so `action == "allow"` on an
@@ -15,6 +16,8 @@ alert means "detected, not stopped" and never "judged harmless". Only an inline 
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import polars as pl
 
@@ -50,29 +53,51 @@ def sniff(lines: list[str]) -> float:
     return sum(x.startswith("{") and '"event_type"' in x for x in lines) / max(len(lines), 1)
 
 
-def _try_decode(text: pl.Series) -> tuple[pl.Series | None, str | None]:
+def _try_decode(text: pl.Series, dtype: pl.DataType = EVE) -> pl.Series | None:
     try:
-        return text.str.json_decode(EVE), None
-    except pl.exceptions.PolarsError as exc:
-        return None, str(exc).strip().split("\n", 1)[0]
+        return text.str.json_decode(dtype)
+    except pl.exceptions.PolarsError:
+        return None
 
 
-def _isolate(text: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Decode what decodes; the lines that make the decoder fail get a reason instead."""
-    decoded, error = _try_decode(text)
-    if decoded is not None:
-        return decoded, pl.Series(values=[None] * len(text), dtype=pl.String())
-    if len(text) == 1:
-        return (pl.Series([None], dtype=EVE),
-                pl.Series([f"JSON value of an unexpected type ({error})"[:200]], dtype=pl.String()))
-    mid = len(text) // 2
-    d1, r1 = _isolate(text[:mid])
-    d2, r2 = _isolate(text[mid:])
-    return d1.append(d2), r1.append(r2)
+def _declared(loose: Collection[str]) -> pl.Struct:
+    return pl.Struct([f for f in EVE.fields if f.name not in loose])
 
 
-def _decode_slice(text: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """The slow path for a slice the decoder refused: set aside non-JSON lines, then bisect."""
+def _struct(columns: list[pl.Series]) -> pl.Series:
+    return pl.DataFrame(columns).select(pl.struct(pl.all())).to_series()
+
+
+def _by_path(text: pl.Series, path: str, dtype: pl.DataType) -> pl.Series:
+    """Read one key leaf by leaf; json_path_match takes a value of any JSON type as text."""
+    if isinstance(dtype, pl.Struct):
+        return _struct([_by_path(text, f"{path}.{f.name}", f.dtype).alias(f.name) for f in dtype.fields])
+    if isinstance(dtype, pl.List):
+        return pl.Series([None] * len(text), dtype=dtype)  # only dns v3 queries; the message loses the name
+    return text.str.json_path_match(path)
+
+
+def _complete(text: pl.Series, decoded: pl.Series, loose: Collection[str]) -> pl.Series:
+    """The full EVE struct: decoded keys, plus the loose keys read by path."""
+    if not loose:
+        return decoded
+    cols = [_by_path(text, f"$.{f.name}", f.dtype).alias(f.name) if f.name in loose
+            else decoded.struct.field(f.name) for f in EVE.fields]
+    return _struct(cols)
+
+
+def _refused_keys(text: pl.Series, keys: list[str]) -> set[str]:
+    """The keys whose values the decoder refuses in some line (bisecting the key set)."""
+    if _try_decode(text, pl.Struct([f for f in EVE.fields if f.name in keys])) is not None:
+        return set()
+    if len(keys) == 1:
+        return set(keys)
+    mid = len(keys) // 2
+    return _refused_keys(text, keys[:mid]) | _refused_keys(text, keys[mid:])
+
+
+def _decode_slice(text: pl.Series, loose: set[str]) -> tuple[pl.Series, pl.Series]:
+    """The slow path for a slice the decoder refused; `loose` gains the keys found refused."""
     parsed = text.str.json_path_match("$").is_not_null()
     valid = parsed & text.str.strip_chars().str.starts_with("{")
     reason = pl.select(pl.when(text.is_null()).then(None)
@@ -80,34 +105,47 @@ def _decode_slice(text: pl.Series) -> tuple[pl.Series, pl.Series]:
                        .when(~parsed).then(pl.lit("invalid JSON"))
                        .when(~valid).then(pl.lit("not a JSON object"))).to_series()
     text = pl.select(pl.when(valid).then(text)).to_series()
-    decoded, _ = _try_decode(text)
-    if decoded is not None:
-        return decoded, reason
-    decoded, why = _isolate(text)
-    return decoded, reason.zip_with(reason.is_not_null(), why)
+    decoded = _try_decode(text, _declared(loose))
+    if decoded is None:
+        loose |= _refused_keys(text, [f.name for f in EVE.fields if f.name not in loose])
+        decoded = _try_decode(text, _declared(loose))
+        if decoded is None:  # refused only in combination: read everything by path
+            loose |= {f.name for f in EVE.fields}
+            decoded = _try_decode(text, _declared(loose))
+    assert decoded is not None
+    return _complete(text, decoded, loose), reason
 
 
-def decode(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """The EVE struct of each line and, for lines that are not usable JSON, why (else null).
+def decode(raw: pl.Series, loose: set[str] | None = None) -> tuple[pl.Series, pl.Series]:
+    """The EVE struct of each line and, for lines that are not JSON objects, why (else null).
 
     Blank lines are passed as null (an empty string would make the decoder emit no row at all,
     misaligning every line after it). The decoder runs on one thread, and decoding is most of
     this format's cost, so the chunk is cut into one slice per thread decoded side by side.
+
+    `loose` names keys whose values this file has been seen to write with other JSON types than
+    declared (relays rewrite records: Filebeat turns `host` into an object); they are read by
+    path, which takes any value as text (an object as its JSON), so such lines are never lost.
+    Keys found refused are added to it, and the caller keeps it for the file's next chunks.
     """
+    loose = set() if loose is None else loose
     text = pl.select(pl.when(raw.str.strip_chars() != "").then(raw)).to_series()
     parts = max(1, min(pl.thread_pool_size(), len(text) // 10_000))
-    step = -(-len(text) // parts)
+    step = max(1, -(-len(text) // parts))
     slices = [text.slice(i * step, step) for i in range(parts)]
     no_reason = pl.Series(values=[None] * len(raw), dtype=pl.String())
+    declared = _declared(loose)
     try:
-        frames = pl.collect_all([pl.LazyFrame({"t": s}).select(pl.col("t").str.json_decode(EVE)) for s in slices])
-        return pl.concat([f.to_series() for f in frames], rechunk=False), no_reason
+        frames = pl.collect_all(
+            [pl.LazyFrame({"t": s}).select(pl.col("t").str.json_decode(declared)) for s in slices])
+        return _complete(text, pl.concat([f.to_series() for f in frames]), loose), no_reason
     except pl.exceptions.PolarsError:
         pass
     decoded, reasons = [], []
     for part in slices:
-        d, _ = _try_decode(part)
-        d, r = (d, no_reason.slice(0, len(part))) if d is not None else _decode_slice(part)
+        d = _try_decode(part, _declared(loose))
+        d, r = (_complete(part, d, loose), no_reason.slice(0, len(part))) if d is not None \
+            else _decode_slice(part, loose)
         decoded.append(d)
         reasons.append(r)
     return pl.concat(decoded, rechunk=False), pl.concat(reasons, rechunk=False)
@@ -189,7 +227,10 @@ def _fields() -> list[pl.Expr]:
 
 def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
     """Parse a chunk of EVE lines; lines that are not usable EVE records become rejects."""
-    eve, why = decode(lines["raw"])
+    loose = set(ctx.state.get("loose_keys", []))
+    eve, why = decode(lines["raw"], loose)
+    if loose:
+        ctx.state["loose_keys"] = sorted(loose)
     frame = lines.with_columns(eve.alias("_eve"), why.alias("_why")).with_columns(_fields()).drop("_eve")
     ts = frame["_time"].str.strptime(UTC_TS, TIME_FORMAT, strict=False)
     zulu = ts.is_null() & frame["_time"].str.ends_with("Z")
