@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from secaware.ingest import access_log, syslog
+from secaware.ingest import access_log, iis, suricata, syslog
 from secaware.ingest._common import FileContext
 
 SNIFF_LINES = 50
@@ -33,6 +33,9 @@ FORMATS: dict[str, Format] = {
         Format("combined", "nginx/Apache combined access log (optional trailing X-Forwarded-For)",
                access_log.parse, access_log.sniff_combined),
         Format("common", "nginx/Apache common access log", access_log.parse, access_log.sniff_common),
+        Format("iis", "IIS W3C extended log (fields from the #Fields: header; UTC)", iis.parse, iis.sniff),
+        Format("suricata", "Suricata EVE JSON (alert, http, dns, flow... records)", suricata.parse,
+               suricata.sniff),
         Format("syslog", "syslog (RFC 3164, RFC 5424, RFC 3339) with sshd, PAM, firewall and other messages",
                syslog.parse, syslog.sniff),
     )
