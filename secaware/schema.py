@@ -44,7 +44,7 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     _c("program", pl.String(), "Syslog application name (sshd, kernel, su...).", "process.name",
        "appname", "program"),
     _c("pid", pl.Int64(), "Process id from the syslog tag.", "process.pid", "pid"),
-    _c("event_category", pl.String(), "web, authentication, network, intrusion_detection or host.",
+    _c("event_category", pl.String(), "web, authentication, network, intrusion_detection, dns or host.",
        "event.category"),
     _c("event_action", pl.String(), "What happened in the source's own terms (failed_password, "
        "session_teardown, deny...).", "event.action", "event_type", "EventType"),
