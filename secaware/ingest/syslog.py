@@ -26,6 +26,13 @@ HEADER_RE = (
     r"^(?:<(\d{1,3})>\s?)?(?:(1) )?(" + _ISO + "|" + _NUMERIC + "|" + _BSD + r")\s+(\S+)(?:\s(.*))?$"
 )
 _HEADER_SNIFF = re.compile(HEADER_RE)
+# Huawei and H3C devices can be set to send no time at all: `<pri>HOST %%01MODULE/sev/MNEMONIC...`;
+# their session messages carry times of their own (see BODY_TS).
+DEVICE_NO_TIME_RE = r"^(?:<(\d{1,3})>\s?)?(\S+) (%%\d\d\S.*)$"
+_DEVICE_SNIFF = re.compile(DEVICE_NO_TIME_RE)
+#: Column a message format may set with a time read from the message body, used when the
+#: header has none.
+BODY_TS = "_body_ts"
 # program[pid]: message; sysklogd writes "syslogd 1.4.1:" (a version after the name) and some
 # daemons a "-- " before the tag.
 _TAG_RE = r"^\s*(?:-- )?([^\s\[\]:]{1,64}?(?: [\d.]+)?)(?:\[(\d+)\])?:\s?(.*)$"
@@ -45,7 +52,7 @@ class MessageFormat:
 
 
 def sniff(lines: list[str]) -> float:
-    return sum(bool(_HEADER_SNIFF.match(x)) for x in lines) / max(len(lines), 1)
+    return sum(bool(_HEADER_SNIFF.match(x) or _DEVICE_SNIFF.match(x)) for x in lines) / max(len(lines), 1)
 
 
 _ISO_LINE = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S+ "
@@ -80,15 +87,18 @@ def _header(df: pl.DataFrame) -> pl.DataFrame:
     other = df.filter(pl.col("_style") == 0)
     if other.height:
         g = raw.str.extract_groups(HEADER_RE)
+        d = raw.str.extract_groups(DEVICE_NO_TIME_RE)
+        timed = g.struct.field("3").is_not_null()
         parts.append(other.select(
             *df.columns,
-            to_int(g.struct.field("1"), pl.Int16).alias("_pri"),
+            to_int(pl.when(timed).then(g.struct.field("1")).otherwise(d.struct.field("1")), pl.Int16).alias("_pri"),
             g.struct.field("2").alias("_v"),
             g.struct.field("3").str.replace_all(" +", " ").alias("_ts"),
-            g.struct.field("4").alias("host"),
-            g.struct.field("5").fill_null("").alias("_rest"),
+            pl.when(timed).then(g.struct.field("4")).otherwise(d.struct.field("2")).alias("host"),
+            pl.when(timed).then(g.struct.field("5")).otherwise(d.struct.field("3")).fill_null("").alias("_rest"),
+            (~timed & d.struct.field("2").is_not_null()).alias("_untimed"),
         ))
-    out = pl.concat(parts) if len(parts) > 1 else parts[0]
+    out = pl.concat(parts, how="diagonal") if len(parts) > 1 else parts[0]
     return out.sort("line_no") if len(parts) > 1 else out
 
 
@@ -234,13 +244,21 @@ def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
         if part.height:
             parts.append(fmt.parse(part.lazy()))
     merged = pl.concat(parts, how="diagonal_relaxed")
+    names = merged.collect_schema().names()
+    for name, dtype in ((BODY_TS, UTC_TS), ("_untimed", pl.Boolean())):
+        if name not in names:
+            merged = merged.with_columns(pl.lit(None, dtype=dtype).alias(name))
+    merged = merged.with_columns(pl.coalesce("ts", BODY_TS).alias("ts"))
     source = pl.coalesce(pl.col("_kind"), pl.lit("syslog"))
+    untimed = pl.col("_untimed").fill_null(False)
     reject = (
-        pl.when(pl.col("_ts").is_null()).then(pl.lit("not a syslog line"))
+        pl.when(pl.col("_ts").is_null() & ~untimed).then(pl.lit("not a syslog line"))
+        .when(pl.col("ts").is_null() & untimed).then(pl.lit("no time in the header or the message"))
         .when(pl.col("ts").is_null()).then(pl.lit("unreadable time: ") + pl.col("_ts"))
     )
     if forced is not None:
         reject = pl.when(pl.col("_kind").fill_null("") != forced.name).then(
             pl.lit(f"not a {forced.name} line")).otherwise(reject)
-    out = finish(merged, source, reject).drop("_pri", "_v", "_ts", "_rest", "_month", "_year", "_kind", "_style")
+    out = finish(merged, source, reject).drop("_pri", "_v", "_ts", "_rest", "_month", "_year", "_kind", "_style",
+                                              "_untimed", BODY_TS)
     return out.collect().sort("line_no")
