@@ -125,9 +125,9 @@ def _timestamp(tz: str) -> pl.Expr:
 
 def message_formats() -> list[MessageFormat]:
     """Every source recognised inside syslog lines, in the order they are tried."""
-    from secaware.ingest import auth
+    from secaware.ingest import auth, iptables
 
-    return [*auth.FORMATS]
+    return [*auth.FORMATS, *iptables.FORMATS]
 
 
 def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
