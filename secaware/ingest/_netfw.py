@@ -54,11 +54,11 @@ def action_from_words(expr: pl.Expr) -> pl.Expr:
     The first decisive word wins (`[UFW BLOCK]`, `iptables denied:`, `Permit`); text without one
     stays null rather than guessed, so `action IS NULL` means the log did not say.
     """
-    word = expr.str.to_uppercase().str.extract(r"(REJECT|DROP|BLOCK|DENY|DENIED|DISCARD|ALLOW|ACCEPT|PERMIT|PASS)",
+    word = expr.str.to_uppercase().str.extract(r"(REJECT|DROP|BLOCK|DENY|DENIED|DISCARD|ALLOW|ACCEPT|PERMIT)",
                                                1)
     return word.replace_strict(
         {"REJECT": "reject", "DROP": "drop", "DISCARD": "drop", "BLOCK": "deny", "DENY": "deny", "DENIED": "deny",
-         "ALLOW": "allow", "ACCEPT": "allow", "PERMIT": "allow", "PASS": "allow"},
+         "ALLOW": "allow", "ACCEPT": "allow", "PERMIT": "allow"},
         default=None, return_dtype=pl.String)
 
 
