@@ -112,8 +112,12 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         .when(mnemonic == "POLICYPERMIT").then(pl.lit("permit"))
         .otherwise(snake(mnemonic)).alias("event_action"),
         pl.lit("network").alias("event_category"),
+        # Session and policy bodies end with "."; without it the line was cut and its last value
+        # may be partial.
         add_warning(
-            h("mnemonic").is_null() | (is_flow & pl.col("src_ip").is_null()),
+            h("mnemonic").is_null()
+            | ((is_flow | mnemonic.str.starts_with("POLICY"))
+               & (pl.col("src_ip").is_null() | ~h("body").str.ends_with("."))),
             "huawei_usg: message body not fully read",
         ),
     ).with_columns(
