@@ -125,9 +125,9 @@ def _timestamp(tz: str) -> pl.Expr:
 
 def message_formats() -> list[MessageFormat]:
     """Every source recognised inside syslog lines, in the order they are tried."""
-    from secaware.ingest import auth, h3c, hillstone, huawei_usg, iptables
+    from secaware.ingest import auth, h3c, hillstone, huawei_usg, iptables, sangfor
 
-    return [*auth.FORMATS, *iptables.FORMATS, *huawei_usg.FORMATS, *h3c.FORMATS, *hillstone.FORMATS]
+    return [*auth.FORMATS, *iptables.FORMATS, *huawei_usg.FORMATS, *h3c.FORMATS, *hillstone.FORMATS, *sangfor.FORMATS]
 
 
 def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
