@@ -21,7 +21,9 @@ from secaware.ingest._common import to_int
 from secaware.ingest._netfw import add_warning, blank_null, count, port, protocol, snake
 from secaware.ingest.syslog import MessageFormat
 
-_HEAD = r"^%%(?P<ver>\d\d)(?P<module>[^/\s]+)/(?P<sev>\d)/(?P<mnemonic>[^\s:]+):\s*(?P<body>.*)$"
+# Header captured, body sliced off: capturing a long `.*` tail would cost more than all the rest.
+_HEAD = r"^%%(?P<ver>\d\d)(?P<module>[^/\s]+)/(?P<sev>\d)/(?P<mnemonic>[^\s:]+):"
+_HEAD_SKIP = r"^%%\d\d[^/\s]+/\d/[^\s:]+:\s*"
 
 #: Column -> H3C field id (Comware 7 log field numbering).
 _IDS: dict[str, int] = {
@@ -60,9 +62,11 @@ def _event_action(mnemonic: pl.Expr, event: pl.Expr) -> pl.Expr:
 
 def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Split the header, read the id-keyed pairs, and derive action, volumes and duration."""
-    head = pl.col("_rest").str.extract_groups(_HEAD)
-    h = head.struct.field
-    body = h("body")
+    frame = frame.with_columns(pl.col("_rest").str.extract_groups(_HEAD).alias("_h"))
+    h = pl.col("_h").struct.field
+    frame = frame.with_columns(
+        pl.when(h("module").is_not_null()).then(pl.col("_rest").str.replace(_HEAD_SKIP, "")).alias("_body"))
+    body = pl.col("_body")
     lf = frame.with_columns(
         h("mnemonic").str.to_uppercase().alias("_mnemonic"),
         *(blank_null(body.str.extract(rf"\({i}\)=([^;]*);", 1)).alias(col) for col, i in _IDS.items()),

@@ -20,7 +20,9 @@ from secaware.ingest._netfw import add_warning, blank_null, count, port, protoco
 from secaware.ingest.syslog import MessageFormat
 
 _MATCH = r"^[0-9a-fA-F]{8} [A-Za-z]+@[A-Za-z]+: "
-_HEAD = r"^(?P<id>[0-9a-fA-F]{8}) (?P<cls>[A-Za-z]+)@(?P<module>[A-Za-z]+): (?:(?P<kind>[A-Z][A-Z_]*): )?(?P<body>.*)$"
+# Header captured, body sliced off: capturing a long `.*` tail would cost more than all the rest.
+_HEAD = r"^(?P<id>[0-9a-fA-F]{8}) (?P<cls>[A-Za-z]+)@(?P<module>[A-Za-z]+): (?:(?P<kind>[A-Z][A-Z_]*): )?"
+_HEAD_SKIP = r"^[0-9a-fA-F]{8} [A-Za-z]+@[A-Za-z]+: (?:[A-Z][A-Z_]*: )?"
 # Greedy addresses backtrack to the last `:port` before `->` and `(`, so IPv6 addresses survive.
 _TUPLE = r"^(?P<src>\S+):(?P<sp>\d+)->(?P<dst>\S+):(?P<dp>\d+)\((?P<proto>[^)]*)\)"
 _TIME = r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})"
@@ -37,12 +39,16 @@ def _phrase(body: pl.Expr, pattern: str) -> pl.Expr:
 
 def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Read the five-tuple and the session phrases, and name the event."""
-    head = pl.col("_rest").str.extract_groups(_HEAD)
-    h = head.struct.field
-    body = h("body").str.strip_chars()
-    tup = body.str.extract_groups(_TUPLE).struct.field
+    frame = frame.with_columns(pl.col("_rest").str.extract_groups(_HEAD).alias("_h"))
+    h = pl.col("_h").struct.field
+    frame = frame.with_columns(
+        pl.when(h("module").is_not_null()).then(pl.col("_rest").str.replace(_HEAD_SKIP, "").str.strip_chars())
+        .alias("_body"))
+    body = pl.col("_body")
+    frame = frame.with_columns(body.str.extract_groups(_TUPLE).alias("_t"), body.str.to_lowercase().alias("_lower"))
+    tup = pl.col("_t").struct.field
     kind = h("kind")
-    lower = body.str.to_lowercase()
+    lower = pl.col("_lower")
     start = _phrase(body, r"start time " + _TIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     close = _phrase(body, r"close time " + _TIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     src_bytes = count(_phrase(body, r"send bytes (\d+)"))
