@@ -220,9 +220,9 @@ def _with_timestamps(df: pl.DataFrame, tz: str) -> pl.DataFrame:
 
 def message_formats() -> list[MessageFormat]:
     """Every source recognised inside syslog lines, in the order they are tried."""
-    from secaware.ingest import auth
+    from secaware.ingest import auth, h3c, hillstone, huawei_usg, iptables, sangfor
 
-    return [*auth.FORMATS]
+    return [*auth.FORMATS, *iptables.FORMATS, *huawei_usg.FORMATS, *h3c.FORMATS, *hillstone.FORMATS, *sangfor.FORMATS]
 
 
 def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
