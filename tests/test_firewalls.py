@@ -420,4 +420,17 @@ def test_mixed_file_routes_each_line_and_forced_format_rejects_the_rest() -> Non
 
 def test_broken_header_is_a_reject_with_a_reason() -> None:
     [r] = rows("USG6300 %%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp")
+    assert r["_reject"] == "no time in the header or the message"
+    [r] = rows("this line has no header at all")
     assert r["_reject"] == "not a syslog line"
+
+
+def test_huawei_line_without_header_time_takes_the_session_end() -> None:
+    """Devices set to send no time (seen in the field): the session's EndTime epoch is the event time."""
+    [r] = rows("GS-GN-USG6330-01 %%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp,SourceIP=202.100.69.21,"
+               "DestinationIP=10.14.1.11,SourcePort=17127,DestinationPort=443,BeginTime=1795364139,"
+               "EndTime=1795364191,SendPkts=9,SendBytes=1200,RcvPkts=8,RcvBytes=5400,PolicyName=web.")
+    assert r["_reject"] is None
+    assert r["ts"] == dt.datetime.fromtimestamp(1795364191, dt.UTC)
+    assert (r["host"], r["source"], r["src_ip"], r["dst_port"], r["duration_ms"]) == (
+        "GS-GN-USG6330-01", "huawei_usg", "202.100.69.21", 443, 52000)

@@ -19,7 +19,8 @@ import polars as pl
 
 from secaware.ingest._common import to_int
 from secaware.ingest._netfw import add_warning, blank_null, count, port, protocol, snake
-from secaware.ingest.syslog import MessageFormat
+from secaware.ingest.syslog import BODY_TS, MessageFormat
+from secaware.schema import UTC_TS
 
 # The header is captured and the body is what remains after it: capturing a long `.*` tail costs
 # several times more than the whole header (the regex engine's capture pass is per character).
@@ -104,6 +105,9 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         dst_bytes.alias("dst_bytes"),
         (src_bytes + dst_bytes).alias("bytes"),
         pl.when(end >= begin).then((end - begin) * 1000).alias("duration_ms"),
+        # For devices that send no header time, the session's own end (or start) is the time.
+        pl.from_epoch(pl.coalesce(end, begin), time_unit="s").dt.replace_time_zone("UTC").cast(UTC_TS)
+        .alias(BODY_TS),
         blank_null(pl.col("_policy")).alias("policy"),
         blank_null(pl.col("_app")).alias("app"),
         blank_null(pl.col("_user")).alias("user"),
