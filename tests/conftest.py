@@ -28,13 +28,21 @@ def lines_frame(lines: list[str]) -> pl.DataFrame:
                         schema=LINES_SCHEMA)
 
 
-def parse_lines(fmt: str, lines: list[str], **ctx: object) -> list[dict[str, object]]:
-    """Parse lines with a registered format and return the rows as dicts."""
+def parse_frame(fmt: str, lines: list[str], *, native: bool = True, **ctx: object) -> pl.DataFrame:
+    """Parse lines with a registered format, as the pipeline does (native=True hands the parser the
+    chunk's bytes too, as the reader does for cleanly decoded chunks)."""
     from secaware.ingest.formats import FORMATS
-    from secaware.schema import EVENT_COLUMNS
 
     context = FileContext(path="/logs/test.log", format=fmt, **ctx)  # type: ignore[arg-type]
-    out = FORMATS[fmt].parse(lines_frame(lines), context)
+    context.chunk_text = "\n".join(lines).encode() if native else None
+    return FORMATS[fmt].parse(lines_frame(lines), context)
+
+
+def parse_lines(fmt: str, lines: list[str], **ctx: object) -> list[dict[str, object]]:
+    """Parse lines with a registered format and return the rows as dicts."""
+    from secaware.schema import EVENT_COLUMNS
+
+    out = parse_frame(fmt, lines, **ctx)
     missing = [pl.lit(None, dtype=c.dtype).alias(c.name) for c in EVENT_COLUMNS if c.name not in out.columns]
     return out.with_columns(missing).to_dicts()
 

@@ -83,6 +83,19 @@ def test_variations(line: str, expected: dict[str, object]) -> None:
         assert row[key] == value, key
 
 
+def test_native_split_agrees_with_the_string_splitters(datasets) -> None:
+    """The CSV-reader path and the quote/regex paths give identical events for the same lines."""
+    from tests.conftest import parse_frame
+
+    text = (datasets / "elastic_apache_logs" / "apache_logs_17-18may").read_text().splitlines()[:500]
+    odd = [p[0] for p in test_variations.pytestmark[0].args[1]]  # type: ignore[attr-defined]
+    lines = [NGINX_EXAMPLE, APACHE_COMMON, *odd, *text, "", "junk"]
+    native = parse_frame("combined", lines, native=True)
+    split = parse_frame("combined", lines, native=False)
+    assert native.equals(split)
+    assert native["_reject"].null_count() == len(lines) - 1
+
+
 def test_truncated_user_agent_is_kept_with_a_warning() -> None:
     line = ('66.249.73.135 - - [20/May/2015:21:05:11 +0000] "GET /x HTTP/1.1" 200 1 "-" '
             '"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html')

@@ -34,6 +34,9 @@ class FileContext:
     mtime: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     prefecture: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    #: The current chunk as UTF-8 bytes (lines joined by \n) when it decoded cleanly, for parsers
+    #: that split natively with Polars' CSV reader; None when only the lines frame is reliable.
+    chunk_text: bytes | None = None
 
 
 def dash_null(expr: pl.Expr) -> pl.Expr:

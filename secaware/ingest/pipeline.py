@@ -313,7 +313,9 @@ def _read_file(path: Path, result: FileResult, batch: _Batch, index: CheckpointI
         for chunk in chunks:
             if result.first_line is None:
                 result.first_line = start_line + 1
+            ctx.chunk_text = chunk.text
             parsed = fmt.parse(chunk.lines, ctx)
+            ctx.chunk_text = None
             events, rejects, skipped = _split(parsed, ctx, batch)
             batch.add(events, rejects)
             n = chunk.lines.height

@@ -158,6 +158,9 @@ class Chunk:
     lines: pl.DataFrame
     end_offset: int
     end_line: int
+    #: The same lines as UTF-8 bytes joined by \n when every line decoded cleanly, so a parser can
+    #: hand them to a native splitter; None otherwise.
+    text: bytes | None = None
 
 
 def iter_chunks(
@@ -242,18 +245,20 @@ def _make_chunk(body: bytes, line_before: int, end_offset: int, encoding: str, n
         body = body.replace(b"\r", b"\n")
     if first and body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
-    frame = decode_lines(body, encoding, line_before + 1)
+    frame, text = decode_lines(body, encoding, line_before + 1)
     if oversize:
         note = f"line longer than {MAX_LINE_BYTES >> 20} MiB; first {KEPT_OVERSIZE_BYTES >> 10} KiB kept"
         frame = frame.with_columns(pl.lit(note).alias("warning"))
-    return Chunk(frame, end_offset, line_before + frame.height)
+    return Chunk(frame, end_offset, line_before + frame.height, text)
 
 
 LINES_SCHEMA = pl.Schema({"raw": pl.String(), "line_no": pl.Int64(), "warning": pl.String()})
 
 
-def decode_lines(body: bytes, encoding: str, first_line_no: int) -> pl.DataFrame:
+def decode_lines(body: bytes, encoding: str, first_line_no: int) -> tuple[pl.DataFrame, bytes | None]:
     r"""Split complete lines (joined by \n, no trailing newline) into a numbered frame.
+
+    Also returns the lines as UTF-8 bytes when the fast path read them all (else None).
 
     The fast path hands the bytes to Polars' CSV reader with a separator that never occurs, which
     splits lines in native code; anything unusual (invalid bytes, the separator itself) takes the
@@ -261,20 +266,21 @@ def decode_lines(body: bytes, encoding: str, first_line_no: int) -> pl.DataFrame
     """
     expected = body.count(b"\n") + 1
     frame = None
+    data: bytes | None = None
     if b"\x1f" not in body:
         data = body
         if encoding != "utf-8":
             try:
                 data = body.decode(encoding).encode("utf-8")
             except UnicodeDecodeError:
-                data = None  # type: ignore[assignment]
+                data = None
         if data is not None:
             frame = _fast_lines(data, expected)
     if frame is None:
-        frame = _slow_lines(body, encoding)
+        frame, data = _slow_lines(body, encoding), None
     return frame.with_columns(
         pl.int_range(first_line_no, first_line_no + frame.height, dtype=pl.Int64).alias("line_no")
-    ).select(LINES_SCHEMA.names())
+    ).select(LINES_SCHEMA.names()), data
 
 
 def _fast_lines(data: bytes, expected: int) -> pl.DataFrame | None:
