@@ -64,7 +64,7 @@ class Store:
         directory.mkdir(parents=True, exist_ok=True)
         name = f"part-{uuid.uuid4().hex}.zstd.parquet"
         target = directory / name
-        df.write_parquet(target, compression="zstd", compression_level=1, row_group_size=256 * 1024)
+        df.write_parquet(target, compression="zstd", compression_level=1, data_page_size=4 << 20)
         st = target.stat()
         return AddAction(
             path=name,

@@ -15,6 +15,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ APP_ID = "secaware-ingest"
 #: Commit at least this often, so a long run killed late loses little work.
 COMMIT_LINES = int(os.environ.get("SECAWARE_COMMIT_LINES", 2_000_000))
 #: Write buffered rows to a Parquet file once they take this much memory.
-PART_BYTES = 192 << 20
+PART_BYTES = 128 << 20
+#: Parquet parts being written in the background while parsing goes on.
+WRITES_IN_FLIGHT = 1
 #: An unterminated last line of a plain file is read only once the file has been quiet this long.
 SETTLE_SECONDS = 60
 EVENT_ID_SHIFT = 24
@@ -92,10 +95,15 @@ class IngestReport:
 
 
 class _Batch:
-    """Rows and file segments on their way to one atomic commit."""
+    """Rows and file segments on their way to one atomic commit.
 
-    def __init__(self, store: Store, batch_id: int) -> None:
+    Parquet files are written by one background thread while the next chunks are parsed (Polars
+    releases the GIL, so the two cores overlap); at most WRITES_IN_FLIGHT parts wait in memory.
+    """
+
+    def __init__(self, store: Store, batch_id: int, writer: ThreadPoolExecutor) -> None:
         self.store = store
+        self.writer = writer
         self._reset(batch_id)
 
     def _reset(self, batch_id: int) -> None:
@@ -103,7 +111,7 @@ class _Batch:
         self.events: list[pl.DataFrame] = []
         self.rejects: list[pl.DataFrame] = []
         self.buffered = 0
-        self.actions: dict[str, list[Any]] = {EVENTS: [], REJECTS: []}
+        self.writes: list[tuple[str, Future[Any]]] = []
         self.segments: list[dict[str, Any]] = []
         self.rows = 0
         self.lines = 0
@@ -120,8 +128,15 @@ class _Batch:
         for table, frames in ((EVENTS, self.events), (REJECTS, self.rejects)):
             frames = [f for f in frames if f.height]
             if frames:
-                self.actions[table].append(self.store.stage(table, pl.concat(frames)))
+                self.writes.append((table, self.writer.submit(self.store.stage, table, pl.concat(frames))))
         self.events, self.rejects, self.buffered = [], [], 0
+        running = [f for _, f in self.writes if not f.done()]
+        if len(running) > WRITES_IN_FLIGHT:
+            wait(running[: len(running) - WRITES_IN_FLIGHT])
+
+    def staged(self, table: str) -> list[Any]:
+        """The add actions of every part written for table (waits for writes in flight)."""
+        return [f.result() for t, f in self.writes if t == table]
 
     def commit(self) -> int | None:
         """Commit what is pending and start the next batch; returns the committed batch id."""
@@ -129,9 +144,10 @@ class _Batch:
             return None
         self.flush()
         _fault("before_events_commit")
-        self.store.commit(EVENTS, self.actions[EVENTS], app_id=APP_ID, batch_id=self.batch_id)
+        events, rejects = self.staged(EVENTS), self.staged(REJECTS)
+        self.store.commit(EVENTS, events, app_id=APP_ID, batch_id=self.batch_id)
         _fault("before_rejects_commit")
-        self.store.commit(REJECTS, self.actions[REJECTS], app_id=APP_ID, batch_id=self.batch_id)
+        self.store.commit(REJECTS, rejects, app_id=APP_ID, batch_id=self.batch_id)
         _fault("before_log_commit")
         now = dt.datetime.now(dt.UTC)
         rows = [{**s, "batch_id": self.batch_id, "ingested_at": now} for s in self.segments]
@@ -227,14 +243,22 @@ def ingest(
     index = CheckpointIndex.load(store)
     files, results = expand_paths(paths)
     next_id = (store.committed_batch(INGEST_LOG, APP_ID) or 0) + 1
-    batch = _Batch(store, next_id)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="secaware-write") as writer:
+        batch = _Batch(store, next_id, writer)
+        batches = _read_all(files, results, batch, index, forced=forced.name if forced else None,
+                            prefecture=pref_code, tz=tz, progress=progress, settle=settle_seconds)
+    return IngestReport(str(store.root), results, batches, recovered, time.monotonic() - started)
+
+
+def _read_all(files: list[Path], results: list[FileResult], batch: _Batch, index: CheckpointIndex,
+              **options: Any) -> list[int]:
+    """Read every file into batches, committing as they fill; returns the committed batch ids."""
     batches: list[int] = []
     for path in files:
         result = FileResult(str(path), "new")
         results.append(result)
         try:
-            for _ in _read_file(path, result, batch, index, forced=forced.name if forced else None,
-                                prefecture=pref_code, tz=tz, progress=progress, settle=settle_seconds):
+            for _ in _read_file(path, result, batch, index, **options):
                 committed = batch.commit()
                 if committed is not None:
                     batches.append(committed)
@@ -245,7 +269,7 @@ def ingest(
     committed = batch.commit()
     if committed is not None:
         batches.append(committed)
-    return IngestReport(str(store.root), results, batches, recovered, time.monotonic() - started)
+    return batches
 
 
 def _read_file(path: Path, result: FileResult, batch: _Batch, index: CheckpointIndex, *, forced: str | None,
