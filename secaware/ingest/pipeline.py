@@ -35,7 +35,7 @@ APP_ID = "secaware-ingest"
 #: Commit at least this often, so a long run killed late loses little work.
 COMMIT_LINES = int(os.environ.get("SECAWARE_COMMIT_LINES", 2_000_000))
 #: Write buffered rows to a Parquet file once they take this much memory.
-PART_BYTES = 128 << 20
+PART_BYTES = 96 << 20
 #: Parquet parts being written in the background while parsing goes on.
 WRITES_IN_FLIGHT = 1
 #: An unterminated last line of a plain file is read only once the file has been quiet this long.
@@ -239,6 +239,7 @@ def ingest(
         if pref_code is None:
             raise IngestError(f"unknown prefecture {prefecture!r}; use a GB/T 2260 code such as 620100 "
                               "or a name such as 兰州市")
+    store.ensure(EVENTS, REJECTS, INGEST_LOG)
     recovered = _recover(store)
     index = CheckpointIndex.load(store)
     files, results = expand_paths(paths)

@@ -22,7 +22,7 @@ import zstandard
 
 from secaware.errors import IngestError, Location
 
-CHUNK_BYTES = 32 << 20
+CHUNK_BYTES = 16 << 20
 MAX_LINE_BYTES = 16 << 20
 FINGERPRINT_BYTES = 4096
 SNIFF_BYTES = 64 << 10
