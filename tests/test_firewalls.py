@@ -425,6 +425,15 @@ def test_broken_header_is_a_reject_with_a_reason() -> None:
     assert r["_reject"] == "not a syslog line"
 
 
+def test_huawei_policy_deny_without_header_time_takes_its_local_time() -> None:
+    [r] = rows("GS-GN-USG6330-01 %%01POLICY/6/POLICYDENY(l):vsys=public, protocol=6, source-ip=89.248.165.211, "
+               "source-port=5760, destination-ip=10.14.1.10, destination-port=22, time=2026/11/23 00:41:29, "
+               "source-zone=untrust, destination-zone=dmz, application-name=, rule-name=default.")
+    assert r["_reject"] is None
+    assert r["ts"] == dt.datetime(2026, 11, 22, 16, 41, 29, tzinfo=dt.UTC)  # read in Asia/Shanghai
+    assert (r["action"], r["src_ip"], r["dst_port"], r["policy"]) == ("deny", "89.248.165.211", 22, "default")
+
+
 def test_huawei_line_without_header_time_takes_the_session_end() -> None:
     """Devices set to send no time (seen in the field): the session's EndTime epoch is the event time."""
     [r] = rows("GS-GN-USG6330-01 %%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp,SourceIP=202.100.69.21,"

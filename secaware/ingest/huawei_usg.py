@@ -19,7 +19,7 @@ import polars as pl
 
 from secaware.ingest._common import to_int
 from secaware.ingest._netfw import add_warning, blank_null, count, port, protocol, snake
-from secaware.ingest.syslog import BODY_TS, MessageFormat
+from secaware.ingest.syslog import BODY_LOCAL_TS, BODY_TS, MessageFormat
 from secaware.schema import UTC_TS
 
 # The header is captured and the body is what remains after it: capturing a long `.*` tail costs
@@ -47,6 +47,7 @@ _KEYS: dict[str, str] = {
     "_policy": "policyname|rule-name|policy",
     "_app": "application|application-name|applicationname",
     "_user": "username|user-name|user",
+    "_time": "time",
 }
 
 
@@ -108,6 +109,9 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         # For devices that send no header time, the session's own end (or start) is the time.
         pl.from_epoch(pl.coalesce(end, begin), time_unit="s").dt.replace_time_zone("UTC").cast(UTC_TS)
         .alias(BODY_TS),
+        # Policy logs carry the device's local wall-clock time instead (time=2026/11/23 00:41:29).
+        pl.col("_time").str.strip_chars().str.strptime(pl.Datetime("us"), "%Y/%m/%d %H:%M:%S", strict=False)
+        .alias(BODY_LOCAL_TS),
         blank_null(pl.col("_policy")).alias("policy"),
         blank_null(pl.col("_app")).alias("app"),
         blank_null(pl.col("_user")).alias("user"),

@@ -30,9 +30,10 @@ _HEADER_SNIFF = re.compile(HEADER_RE)
 # their session messages carry times of their own (see BODY_TS).
 DEVICE_NO_TIME_RE = r"^(?:<(\d{1,3})>\s?)?(\S+) (%%\d\d\S.*)$"
 _DEVICE_SNIFF = re.compile(DEVICE_NO_TIME_RE)
-#: Column a message format may set with a time read from the message body, used when the
-#: header has none.
+#: Columns a message format may set with a time read from the message body, used when the
+#: header has none: BODY_TS in UTC, BODY_LOCAL_TS as wall-clock time in the file's zone.
 BODY_TS = "_body_ts"
+BODY_LOCAL_TS = "_body_local_ts"
 # program[pid]: message; sysklogd writes "syslogd 1.4.1:" (a version after the name) and some
 # daemons a "-- " before the tag.
 _TAG_RE = r"^\s*(?:-- )?([^\s\[\]:]{1,64}?(?: [\d.]+)?)(?:\[(\d+)\])?:\s?(.*)$"
@@ -245,10 +246,11 @@ def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
             parts.append(fmt.parse(part.lazy()))
     merged = pl.concat(parts, how="diagonal_relaxed")
     names = merged.collect_schema().names()
-    for name, dtype in ((BODY_TS, UTC_TS), ("_untimed", pl.Boolean())):
+    for name, dtype in ((BODY_TS, UTC_TS), (BODY_LOCAL_TS, pl.Datetime("us")), ("_untimed", pl.Boolean())):
         if name not in names:
             merged = merged.with_columns(pl.lit(None, dtype=dtype).alias(name))
-    merged = merged.with_columns(pl.coalesce("ts", BODY_TS).alias("ts"))
+    merged = merged.with_columns(
+        pl.coalesce("ts", BODY_TS, localize(pl.col(BODY_LOCAL_TS), ctx.tz).cast(UTC_TS)).alias("ts"))
     source = pl.coalesce(pl.col("_kind"), pl.lit("syslog"))
     untimed = pl.col("_untimed").fill_null(False)
     reject = (
@@ -260,5 +262,5 @@ def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
         reject = pl.when(pl.col("_kind").fill_null("") != forced.name).then(
             pl.lit(f"not a {forced.name} line")).otherwise(reject)
     out = finish(merged, source, reject).drop("_pri", "_v", "_ts", "_rest", "_month", "_year", "_kind", "_style",
-                                              "_untimed", BODY_TS)
+                                              "_untimed", BODY_TS, BODY_LOCAL_TS)
     return out.collect().sort("line_no")
