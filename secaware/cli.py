@@ -31,9 +31,12 @@ def cli() -> None:
 @click.option("--format", "fmt", default=None, help="Read every file as this format instead of sniffing it.")
 @click.option("--prefecture", default=None, help="GB/T 2260 code or name of the prefecture the logs come from.")
 @click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Time zone of logs that carry none.")
+@click.option("--settle", default=60.0, show_default=True, type=float,
+              help="Seconds a plain file must be unmodified before an unterminated last line is read "
+                   "(0 for files that are complete, such as archives copied in).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def ingest(paths: tuple[Path, ...], store: Path, fmt: str | None, prefecture: str | None, tz: str,
-           as_json: bool) -> None:
+           settle: float, as_json: bool) -> None:
     """Read log files and directories (recursively; .gz, .bz2, .zst too) into the store.
 
     Every line becomes an event, a reject with its reason, or a counted blank/comment line. Files
@@ -45,7 +48,8 @@ def ingest(paths: tuple[Path, ...], store: Path, fmt: str | None, prefecture: st
 
     try:
         with progress_bar() as progress:
-            report = run_ingest(paths, store, format=fmt, prefecture=prefecture, tz=tz, progress=progress)
+            report = run_ingest(paths, store, format=fmt, prefecture=prefecture, tz=tz, progress=progress,
+                                settle_seconds=settle)
     except SecawareError as exc:
         raise _fail(exc) from exc
     if as_json:

@@ -316,3 +316,13 @@ def test_sigkill_at_random_moments_during_a_long_run(tmp_path: Path) -> None:
     subprocess.run([*base, "--store", str(store)], check=True, capture_output=True,
                    env={**os.environ, **env_small_batches})
     assert _snapshot(store) == _snapshot(reference)
+
+
+def test_settle_option_reads_a_fresh_unterminated_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "copied-in.log"
+    path.write_text("\n".join(web_lines(3)))  # no final newline, modified just now
+    runner = CliRunner()
+    held = runner.invoke(cli, ["ingest", str(path), "--store", str(tmp_path / "a"), "--json"])
+    assert json.loads(held.stdout)["totals"]["lines"] == 2
+    read = runner.invoke(cli, ["ingest", str(path), "--store", str(tmp_path / "b"), "--settle", "0", "--json"])
+    assert json.loads(read.stdout)["totals"]["lines"] == 3
