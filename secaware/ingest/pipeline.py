@@ -32,15 +32,16 @@ from secaware.schema import EVENTS, INGEST_LOG, REJECTS, conform
 from secaware.store import Store
 
 APP_ID = "secaware-ingest"
-#: Commit at least this often, so a long run killed late loses little work.
-COMMIT_LINES = int(os.environ.get("SECAWARE_COMMIT_LINES", 2_000_000))
+EVENT_ID_SHIFT = 24
+#: Commit at least this often, so a long run killed late loses little work. Capped well below
+#: 2**EVENT_ID_SHIFT so a batch's row numbers always fit beside its id in event_id.
+COMMIT_LINES = min(int(os.environ.get("SECAWARE_COMMIT_LINES", 2_000_000)), 8_000_000)
 #: Write buffered rows to a Parquet file once they take this much memory.
 PART_BYTES = 96 << 20
 #: Parquet parts being written in the background while parsing goes on.
 WRITES_IN_FLIGHT = 1
 #: An unterminated last line of a plain file is read only once the file has been quiet this long.
 SETTLE_SECONDS = 60
-EVENT_ID_SHIFT = 24
 
 #: Files in collector directories that are not logs (documentation, inventories, label files).
 IGNORED_SUFFIXES = {".md", ".rst", ".yaml", ".yml", ".toml", ".csv", ".py", ".sh", ".html", ".pdf", ".png",
