@@ -301,7 +301,7 @@ def _read_file(path: Path, result: FileResult, batch: _Batch, index: CheckpointI
         sample = head.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
         fmt_name = forced
         if fmt_name is None:
-            fmt_name, _ = sniff(sample.split("\n")[: 2 * 50])
+            fmt_name, _ = sniff(sample.split("\n"))
             if fmt_name is None:
                 first = sample.split("\n", 1)[0][:200]
                 raise UnknownFormatError(
