@@ -1,0 +1,1 @@
+"""Detect: Sigma rules compiled into native Polars expressions (see backend.py)."""

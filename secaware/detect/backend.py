@@ -1,0 +1,282 @@
+"""A pySigma backend whose queries are Polars expressions, not source text.
+
+Each node of a rule's condition tree becomes a `pl.Expr`; nothing is generated as a string and
+nothing is evaluated, so a hostile rule value can never become code. Every leaf is null-safe
+(`fill_null(False)`): Sigma treats a missing field as "does not match", so `not selection` keeps
+rows whose field is null instead of dropping them as Polars' three-valued logic would.
+
+Matching is case-insensitive unless the value is `cased`, as the Sigma specification says.
+Keyword (field-less) detections are matched against the event's raw line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, ClassVar
+
+import polars as pl
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.conversion.base import Backend
+from sigma.conversion.state import ConversionState
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+from sigma.types import (
+    SigmaCasedString,
+    SigmaCompareExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SpecialChars,
+)
+
+#: Where keyword detections look: the whole line as read.
+KEYWORD_COLUMN = "raw"
+
+_FLAGS = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+
+
+def _safe(expr: pl.Expr) -> pl.Expr:
+    """A missing value does not match (and so is matched by a `not`)."""
+    return expr.fill_null(False)
+
+
+def sigma_string_regex(value: SigmaString) -> str:
+    """An anchored regex for a Sigma string: `*` and `?` are wildcards, everything else literal."""
+    parts = []
+    for part in value.s:
+        if part == SpecialChars.WILDCARD_MULTI:
+            parts.append(".*")
+        elif part == SpecialChars.WILDCARD_SINGLE:
+            parts.append(".")
+        else:
+            parts.append(re.escape(str(part)))
+    return "^" + "".join(parts) + "$"
+
+
+def _literal_shape(value: SigmaString) -> tuple[str, str] | None:
+    """('eq'|'contains'|'startswith'|'endswith', text) when a string needs no regex."""
+    parts = list(value.s)
+    lead = bool(parts) and parts[0] == SpecialChars.WILDCARD_MULTI
+    trail = len(parts) > 1 and parts[-1] == SpecialChars.WILDCARD_MULTI
+    core = parts[int(lead): len(parts) - int(trail)]
+    if any(not isinstance(p, str) for p in core):
+        return None
+    text = "".join(core)
+    if lead and trail:
+        return "contains", text
+    if lead:
+        return "endswith", text
+    if trail:
+        return "startswith", text
+    return "eq", text
+
+
+def match_string(column: pl.Expr, value: SigmaString, *, cased: bool) -> pl.Expr:
+    """Sigma string comparison against a column, case-insensitive unless cased."""
+    text_col = column.cast(pl.String)
+    shape = _literal_shape(value)
+    if shape is None:
+        pattern = sigma_string_regex(value)
+        return _safe(text_col.str.contains(pattern if cased else "(?is)" + pattern))
+    kind, text = shape
+    if not cased:
+        text_col, text = text_col.str.to_lowercase(), text.lower()
+    if kind == "contains":
+        return _safe(text_col.str.contains(text, literal=True))
+    if kind == "startswith":
+        return _safe(text_col.str.starts_with(text))
+    if kind == "endswith":
+        return _safe(text_col.str.ends_with(text))
+    return _safe(text_col == text)
+
+
+class PolarsBackend(Backend):
+    """Sigma rules to `pl.Expr` predicates over the events table (one expression per rule)."""
+
+    name: ClassVar[str] = "secaware Polars backend"
+    formats: ClassVar[dict[str, str]] = {"default": "Polars expressions"}
+    requires_pipeline: ClassVar[bool] = False
+    correlation_methods: ClassVar[dict[str, str] | None] = None
+
+    # boolean structure
+
+    def convert_condition_and(self, cond: ConditionAND, state: ConversionState) -> pl.Expr:
+        return pl.all_horizontal([self.convert_condition(arg, state) for arg in cond.args])  # type: ignore[arg-type]
+
+    def convert_condition_or(self, cond: ConditionOR, state: ConversionState) -> pl.Expr:
+        return pl.any_horizontal([self.convert_condition(arg, state) for arg in cond.args])  # type: ignore[arg-type]
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> pl.Expr:
+        return ~self.convert_condition(cond.args[0], state)  # type: ignore[arg-type]
+
+    def convert_condition_as_in_expression(self, cond: Any, state: ConversionState) -> pl.Expr:
+        raise NotImplementedError  # decide_convert_condition_as_in_expression is never true here
+
+    def decide_convert_condition_as_in_expression(self, cond: Any, state: ConversionState) -> bool:
+        return False
+
+    # field = value
+
+    def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression,
+                                           state: ConversionState) -> pl.Expr:
+        return match_string(pl.col(cond.field), cond.value, cased=False)
+
+    def convert_condition_field_eq_val_str_case_sensitive(self, cond: ConditionFieldEqualsValueExpression,
+                                                          state: ConversionState) -> pl.Expr:
+        return match_string(pl.col(cond.field), cond.value, cased=True)
+
+    def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression,
+                                           state: ConversionState) -> pl.Expr:
+        # A number matches a numeric column by value and a text column by its decimal text, so
+        # `sc-status: 200` matches 200 stored either way.
+        number = cond.value.number
+        col = pl.col(cond.field)
+        return _safe(pl.when(col.cast(pl.Float64, strict=False).is_not_null())
+                     .then(col.cast(pl.Float64, strict=False) == float(number))
+                     .otherwise(col.cast(pl.String) == str(number)))
+
+    def convert_condition_field_eq_val_bool(self, cond: ConditionFieldEqualsValueExpression,
+                                            state: ConversionState) -> pl.Expr:
+        return _safe(pl.col(cond.field).cast(pl.Boolean, strict=False) == bool(cond.value.boolean))
+
+    def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression,
+                                          state: ConversionState) -> pl.Expr:
+        return _safe(pl.col(cond.field).cast(pl.String).str.contains(self._regex(cond.value)))
+
+    def convert_condition_field_eq_val_cidr(self, cond: ConditionFieldEqualsValueExpression,
+                                            state: ConversionState) -> pl.Expr:
+        network = ipaddress.ip_network(str(cond.value.network), strict=False)
+        return in_network(pl.col(cond.field), network)
+
+    def convert_condition_field_compare_op_val(self, cond: ConditionFieldEqualsValueExpression,
+                                               state: ConversionState) -> pl.Expr:
+        col = pl.col(cond.field).cast(pl.Float64, strict=False)
+        number = float(cond.value.number.number)
+        op = cond.value.op
+        ops = {
+            SigmaCompareExpression.CompareOperators.LT: col < number,
+            SigmaCompareExpression.CompareOperators.LTE: col <= number,
+            SigmaCompareExpression.CompareOperators.GT: col > number,
+            SigmaCompareExpression.CompareOperators.GTE: col >= number,
+        }
+        if op in ops:
+            return _safe(ops[op])
+        neq = getattr(SigmaCompareExpression.CompareOperators, "NEQ", None)
+        if op == neq:
+            return _safe(col != number)
+        raise SigmaFeatureNotSupportedByBackendError(f"comparison operator {op} is not supported")
+
+    def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression,
+                                         state: ConversionState) -> pl.Expr:
+        other = cond.value.field
+        return _safe(pl.col(cond.field).cast(pl.String).str.to_lowercase()
+                     == pl.col(other).cast(pl.String).str.to_lowercase())
+
+    def convert_condition_field_eq_val_null(self, cond: ConditionFieldEqualsValueExpression,
+                                            state: ConversionState) -> pl.Expr:
+        col = pl.col(cond.field)
+        return col.is_null() | (col.cast(pl.String) == "")
+
+    def convert_condition_field_eq_val_exists(self, cond: ConditionFieldEqualsValueExpression,
+                                              state: ConversionState) -> pl.Expr:
+        present = pl.col(cond.field).is_not_null()
+        return present if cond.value.exists else ~present
+
+    def convert_condition_field_exists(self, cond: Any, state: ConversionState) -> pl.Expr:
+        return pl.col(cond.field).is_not_null()
+
+    def convert_condition_field_not_exists(self, cond: Any, state: ConversionState) -> pl.Expr:
+        return pl.col(cond.field).is_null()
+
+    def convert_condition_field_eq_val_timestamp_part(self, cond: Any, state: ConversionState) -> pl.Expr:
+        raise SigmaFeatureNotSupportedByBackendError("timestamp part modifiers (minute, hour...) are not supported")
+
+    def convert_condition_field_eq_query_expr(self, cond: Any, state: ConversionState) -> pl.Expr:
+        raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported")
+
+    def convert_condition_field_eq_expansion(self, cond: Any, state: ConversionState) -> pl.Expr:
+        return pl.any_horizontal([
+            self.convert_condition_field_eq_val(ConditionFieldEqualsValueExpression(cond.field, v), state)
+            for v in cond.value.values
+        ])
+
+    # keywords (no field)
+
+    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> pl.Expr:
+        value = cond.value
+        if list(value.s)[:1] != [SpecialChars.WILDCARD_MULTI]:
+            value = SpecialChars.WILDCARD_MULTI + value  # keywords match anywhere in the line
+        if list(value.s)[-1:] != [SpecialChars.WILDCARD_MULTI]:
+            value = value + SpecialChars.WILDCARD_MULTI
+        return match_string(pl.col(KEYWORD_COLUMN), value, cased=isinstance(cond.value, SigmaCasedString))
+
+    def convert_condition_val_num(self, cond: ConditionValueExpression, state: ConversionState) -> pl.Expr:
+        return _safe(pl.col(KEYWORD_COLUMN).str.contains(str(cond.value.number), literal=True))
+
+    def convert_condition_val_re(self, cond: ConditionValueExpression, state: ConversionState) -> pl.Expr:
+        return _safe(pl.col(KEYWORD_COLUMN).str.contains(self._regex(cond.value)))
+
+    def convert_condition_query_expr(self, cond: Any, state: ConversionState) -> pl.Expr:
+        raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported")
+
+    # output
+
+    def finalize_query_default(self, rule: Any, query: pl.Expr, index: int, state: ConversionState) -> pl.Expr:
+        return query
+
+    def finalize_output_default(self, queries: list[pl.Expr]) -> list[pl.Expr]:
+        return queries
+
+    # Correlation rules (event_count, value_count, temporal...) are evaluated over windows of
+    # events, not as a row predicate; they are not part of this backend yet and say so.
+
+    def _no_correlation(self, *args: Any, **kwargs: Any) -> Any:
+        raise SigmaFeatureNotSupportedByBackendError("correlation rules are not supported by this backend yet")
+
+    convert_correlation_event_count_rule = _no_correlation
+    convert_correlation_value_count_rule = _no_correlation
+    convert_correlation_temporal_rule = _no_correlation
+    convert_correlation_temporal_ordered_rule = _no_correlation
+    convert_correlation_extended_temporal_rule = _no_correlation
+    convert_correlation_extended_temporal_ordered_rule = _no_correlation
+    convert_correlation_value_avg_rule = _no_correlation
+    convert_correlation_value_median_rule = _no_correlation
+    convert_correlation_value_percentile_rule = _no_correlation
+    convert_correlation_value_sum_rule = _no_correlation
+
+    @staticmethod
+    def _regex(value: Any) -> str:
+        flags = "".join(sorted(_FLAGS[f] for f in value.flags if f in _FLAGS))
+        regexp = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
+        return (f"(?{flags})" if flags else "") + regexp
+
+
+def in_network(column: pl.Expr, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> pl.Expr:
+    """Addresses (text) inside a CIDR range, compared numerically; text that is no address never matches.
+
+    IPv4 is compared as integers built from the four octets; IPv6 by the canonical text prefix of
+    the network's whole hextets, which is exact for prefixes that are a multiple of 16 bits.
+    """
+    text = column.cast(pl.String)
+    if network.version == 4:
+        octets = text.str.split_exact(".", 3)
+        as_int = pl.sum_horizontal(
+            octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) * (256 ** (3 - i)) for i in range(4))
+        valid = text.str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
+        low, high = int(network.network_address), int(network.broadcast_address)
+        return _safe(valid & (as_int >= low) & (as_int <= high))
+    if network.prefixlen % 16:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"IPv6 CIDR {network} needs a prefix length that is a multiple of 16")
+    hextets = network.exploded.split(":")[: network.prefixlen // 16]
+    prefix = ":".join(h.lstrip("0") or "0" for h in hextets)
+    return _safe(text.str.to_lowercase().str.starts_with(prefix + ":"))

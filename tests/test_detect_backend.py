@@ -1,0 +1,138 @@
+"""The Polars backend: an inline Sigma rule in, the rows it selects from a small frame out (pySigma's habit)."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from sigma.collection import SigmaCollection
+from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
+
+from secaware.detect.backend import PolarsBackend
+
+EVENTS = pl.DataFrame(
+    {
+        "id": [1, 2, 3, 4],
+        "url_query": ["id=1 UNION SELECT password FROM users", "q=%E5%85%B0", "file=../../etc/passwd", None],
+        "user_agent": ["sqlmap/1.7", "Mozilla/5.0", "Mozilla/5.0 (compatible; Nikto)", None],
+        "http_status": pl.Series([200, 404, 200, 500], dtype=pl.Int16),
+        "status_text": ["200", "404", "200", "500"],
+        "src_ip": ["10.1.2.3", "203.0.113.9", "2001:db8:1::5", "not-an-ip"],
+        "user": ["root", "admin", None, "Root"],
+        "target_user": ["root", "alice", "bob", "root"],
+        "bytes": [100, 5_000_000, 0, None],
+        "command": ["cmd /c whoami", "cmd -c dir", "powershell -enc SQBFAFgA", None],
+        "raw": ["GET /?id=1 UNION SELECT", "GET /index.html", "GET /?file=../../etc/passwd", "<junk>"],
+    }
+)
+
+
+def selected(detection: str) -> list[int]:
+    rule = SigmaCollection.from_yaml(f"""
+title: test
+logsource: {{category: webserver}}
+detection:
+{detection}
+""")
+    [expr] = PolarsBackend().convert(rule)
+    assert isinstance(expr, pl.Expr)
+    return EVENTS.filter(expr)["id"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("detection", "ids"),
+    [
+        # plain value: whole-field, case-insensitive
+        ("  sel:\n    user: root\n  condition: sel", [1, 4]),
+        ("  sel:\n    user|cased: root\n  condition: sel", [1]),
+        ("  sel:\n    url_query|contains: union select\n  condition: sel", [1]),
+        ("  sel:\n    user_agent|startswith: mozilla\n  condition: sel", [2, 3]),
+        ("  sel:\n    user_agent|endswith: NIKTO)\n  condition: sel", [3]),
+        ("  sel:\n    url_query|contains|all:\n      - union\n      - from\n  condition: sel", [1]),
+        ("  sel:\n    url_query|contains:\n      - passwd\n      - '%E5'\n  condition: sel", [2, 3]),
+        # wildcards inside a value, and an escaped literal star
+        ("  sel:\n    user_agent: 'sql?ap/*'\n  condition: sel", [1]),
+        ("  sel:\n    url_query: 'file=*/etc/*'\n  condition: sel", [3]),
+        ("  sel:\n    user_agent: 'Mozilla/5.0\\*'\n  condition: sel", []),
+        # regular expressions: case-sensitive unless the i flag is given
+        ("  sel:\n    url_query|re: 'union\\s+select'\n  condition: sel", []),
+        ("  sel:\n    url_query|re|i: 'union\\s+select'\n  condition: sel", [1]),
+        ("  sel:\n    url_query|re: '\\.\\./'\n  condition: sel", [3]),
+        # CIDR, IPv4 and IPv6; text that is no address never matches
+        ("  sel:\n    src_ip|cidr: 10.0.0.0/8\n  condition: sel", [1]),
+        ("  sel:\n    src_ip|cidr: 2001:db8::/32\n  condition: sel", [3]),
+        ("  sel:\n    src_ip|cidr:\n      - 10.0.0.0/8\n      - 203.0.113.0/24\n  condition: sel", [1, 2]),
+        # numbers against numeric and text columns
+        ("  sel:\n    http_status: 200\n  condition: sel", [1, 3]),
+        ("  sel:\n    status_text: 404\n  condition: sel", [2]),
+        ("  sel:\n    bytes|gt: 1000\n  condition: sel", [2]),
+        ("  sel:\n    bytes|gte: 100\n  condition: sel", [1, 2]),
+        ("  sel:\n    bytes|lt: 100\n  condition: sel", [3]),
+        ("  sel:\n    bytes|lte: 100\n  condition: sel", [1, 3]),
+        # existence and null
+        ("  sel:\n    user|exists: true\n  condition: sel", [1, 2, 4]),
+        ("  sel:\n    user|exists: false\n  condition: sel", [3]),
+        ("  sel:\n    user: null\n  condition: sel", [3]),
+        # field references
+        ("  sel:\n    user|fieldref: target_user\n  condition: sel", [1, 4]),
+        # encodings a command line may hide behind
+        ("  sel:\n    command|windash|contains: ' -c '\n  condition: sel", [1, 2]),
+        ("  sel:\n    command|base64offset|contains: 'IEX'\n  condition: sel", []),
+        ("  sel:\n    command|base64|contains: 'IEX'\n  condition: sel", []),
+        # boolean structure; a null field never silently drops a row from a `not`
+        ("  sel:\n    user_agent|contains: mozilla\n  condition: not sel", [1, 4]),
+        ("  a:\n    http_status: 200\n  b:\n    user: root\n  condition: a and not b", [3]),
+        ("  a:\n    http_status: 500\n  b:\n    user|cased: root\n  condition: a or b", [1, 4]),
+        ("  a:\n    http_status: 200\n  b:\n    http_status: 404\n  condition: 1 of them", [1, 2, 3]),
+        ("  a:\n    http_status: 200\n  b:\n    user_agent|contains: sqlmap\n  condition: all of them", [1]),
+        # keywords: anywhere in the raw line, case-insensitive
+        ("  keywords:\n    - union select\n    - '<JUNK>'\n  condition: keywords", [1, 4]),
+        ("  keywords:\n    '|all':\n      - GET\n      - passwd\n  condition: keywords", [3]),
+    ],
+)
+def test_rule_selects(detection: str, ids: list[int]) -> None:
+    assert selected(detection) == ids
+
+
+def test_base64_variants_find_an_encoded_command() -> None:
+    import base64
+
+    frame = pl.DataFrame({"id": [1, 2], "command": [
+        "powershell -enc " + base64.b64encode(b"xxIEX(New-Object Net.WebClient)").decode(), "powershell -enc AAAA"]})
+    rule = SigmaCollection.from_yaml("""
+title: encoded
+logsource: {product: windows}
+detection:
+  sel:
+    command|base64offset|contains: 'IEX(New-Object'
+  condition: sel
+""")
+    [expr] = PolarsBackend().convert(rule)
+    assert frame.filter(expr)["id"].to_list() == [1]
+
+
+def test_values_from_rules_are_data_never_code() -> None:
+    """A value full of regex and Polars syntax is matched literally."""
+    frame = pl.DataFrame({"id": [1, 2], "url_query": ['a").alias("x") | pl.lit(True', "(.*)"]})
+    rule = SigmaCollection.from_yaml("""
+title: hostile
+logsource: {category: webserver}
+detection:
+  sel:
+    url_query|contains: '(.'
+  condition: sel
+""")
+    [expr] = PolarsBackend().convert(rule)
+    assert frame.filter(expr)["id"].to_list() == [2]
+
+
+def test_unsupported_features_say_so() -> None:
+    rule = SigmaCollection.from_yaml("""
+title: ipv6 odd prefix
+logsource: {category: webserver}
+detection:
+  sel:
+    src_ip|cidr: 2001:db8::/33
+  condition: sel
+""")
+    with pytest.raises(SigmaFeatureNotSupportedByBackendError, match="multiple of 16"):
+        PolarsBackend().convert(rule)
