@@ -326,3 +326,21 @@ def test_settle_option_reads_a_fresh_unterminated_last_line(tmp_path: Path) -> N
     assert json.loads(held.stdout)["totals"]["lines"] == 2
     read = runner.invoke(cli, ["ingest", str(path), "--store", str(tmp_path / "b"), "--settle", "0", "--json"])
     assert json.loads(read.stdout)["totals"]["lines"] == 3
+
+
+def test_a_line_longer_than_the_limit_is_cut_with_a_warning_and_offsets_stay_exact(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    """Memory stays bounded on a hostile endless line (limits scaled down so the test is small)."""
+    from secaware.ingest import reader
+
+    monkeypatch.setattr(reader, "MAX_LINE_BYTES", 1024)
+    monkeypatch.setattr(reader, "KEPT_OVERSIZE_BYTES", 100)
+    path = tmp_path / "x.log"
+    data = b"first\n" + b"A" * 5000 + b"\nlast\n"
+    path.write_bytes(data)
+    chunks = list(reader.iter_chunks(path, None, start_offset=0, start_line=0, encoding="utf-8", newline=b"\n",
+                                     final=True, chunk_bytes=256))
+    rows = pl.concat([c.lines for c in chunks]).to_dicts()
+    assert [(r["line_no"], len(r["raw"])) for r in rows] == [(1, 5), (2, 100), (3, 4)]
+    assert rows[1]["warning"].startswith("line longer than")
+    assert chunks[-1].end_offset == len(data) and chunks[-1].end_line == 3
