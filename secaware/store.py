@@ -32,10 +32,6 @@ class Store:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).absolute()
 
-    @staticmethod
-    def table_schema(table: str) -> pl.Schema:
-        return sch.schema(table)
-
     def path(self, table: str) -> Path:
         return self.root / table
 
@@ -58,7 +54,7 @@ class Store:
         if not self.exists(table):
             if table in sch.TABLE_COLUMNS:
                 return pl.LazyFrame(schema=sch.schema(table))
-            raise StoreError(f"no table {table!r} in the store", source=None)
+            raise StoreError(f"no table {table!r} in the store")
         return pl.scan_delta(str(self.path(table)))
 
     def stage(self, table: str, df: pl.DataFrame) -> AddAction | None:

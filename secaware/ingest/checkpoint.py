@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from secaware.ingest.reader import FINGERPRINT_BYTES
-from secaware.schema import INGEST_LOG
+from secaware.schema import INGEST_LOG, schema
 from secaware.store import Store
 
 
@@ -94,4 +94,4 @@ class CheckpointIndex:
 
 
 def log_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=Store.table_schema(INGEST_LOG))
+    return pl.DataFrame(rows, schema=schema(INGEST_LOG))
