@@ -8,9 +8,11 @@ field, rather than compiled into a predicate that silently never matches.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import yaml
@@ -54,6 +56,10 @@ class CompiledRule:
     tags: list[str]
     file: str | None
     predicate: pl.Expr
+    #: The rule spells encoded text (`%2e`, `\\x3c`, `+`), so it is also matched against values as logged.
+    encoded: bool = False
+    #: Everything else the rule file says (description, falsepositives, examples...), as written.
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,8 +108,25 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
             tags=[str(t) for t in rule.tags],
             file=str(rule.source.path) if getattr(rule, "source", None) and rule.source.path else None,
             predicate=predicate,
+            encoded=_spells_encoding(rule),
+            attributes=dict(rule.custom_attributes or {}) | {"description": rule.description or "",
+                                                             "falsepositives": list(rule.falsepositives or [])},
         ))
     return result
+
+
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}|\+")
+
+
+def _spells_encoding(rule: SigmaRule) -> bool:
+    """Whether any value of the rule is written in encoded form (then decoding would hide it)."""
+    def values(detection: Any) -> Iterable[Any]:
+        for item in detection.detection_items:
+            if hasattr(item, "detection_items"):
+                yield from values(item)
+            else:
+                yield from item.value
+    return any(_ENCODED.search(str(v)) for d in rule.detection.detections.values() for v in values(d))
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
