@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -79,6 +81,104 @@ def samples(out: Path, days: int, seed: int, scale: float) -> None:
     click.echo(f"wrote {sum(summary.files.values()):,} lines ({summary.total_bytes / 1e6:.1f} MB) in "
                f"{len(summary.files)} files to {out}, with {summary.labelled_lines:,} labelled lines and "
                f"{summary.behaviours} labelled behaviours")
+
+
+def _when(value: str | None, tz: str, option: str) -> dt.datetime | None:
+    """A date or date-time from the command line; zone-less values are read in tz."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date or time like 2026-11-23 or 2026-11-23T08:00",
+                                 param_hint=option) from exc
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
+
+
+@cli.command()
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path),
+              help="Rule file or folder (repeatable; default: the shipped pack).")
+@click.option("--since", default=None, help="Rescore events from this time on (date or ISO time) and rewrite "
+                                            "their alerts, instead of scoring only new events.")
+@click.option("--until", default=None, help="With --since: rescore events before this time.")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --since/--until without one.")
+@click.option("--allowlist", default=None, type=click.Path(path_type=Path),
+              help="YAML file of authorized scanners: their alerts are kept but suppressed.")
+@click.option("--allow", multiple=True, help="Address or CIDR range of an authorized scanner (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def detect(store: Path, rules: tuple[Path, ...], since: str | None, until: str | None, tz: str,
+           allowlist: Path | None, allow: tuple[str, ...], as_json: bool) -> None:
+    """Run Sigma rules (single-event and correlation) over the events into the alerts table.
+
+    Scores only events not scored before, so it can run after every ingest; --since/--until
+    rescore a window (after changing rules) and replace that window's alerts.
+    """
+    from secaware.detect import detect as run_detect
+    from secaware.report_text import detect_summary
+
+    try:
+        report = run_detect(store, list(rules) or None, since=_when(since, tz, "--since"),
+                            until=_when(until, tz, "--until"), allowlist=allowlist, allow=allow)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(detect_summary(report))
+    for file, reason in report.failed:
+        click.echo(f"rule not used: {file}: {reason}", err=True)
+
+
+@cli.group()
+def rules() -> None:
+    """Check and test Sigma rules: compile every rule and report why one fails; run rule examples."""
+
+
+@rules.command("check")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: rules, converted, failed.")
+def rules_check(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Parse, map and compile every rule (default: the shipped pack); exit 1 if any fails."""
+    from secaware.detect.rules import compile_rules
+    from secaware.report_text import rules_check_summary
+    from secaware.resources import bundled
+
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        click.echo(f"error: {p}: no such file or folder", err=True)
+    comp = compile_rules([p for p in paths if p.exists()] if paths else [bundled("rules")])
+    converted = len(comp.rules) + len(comp.correlations)
+    if as_json:
+        failed = [{"file": f, "reason": r} for f, r in comp.failed]
+        failed += [{"file": str(p), "reason": "no such file or folder"} for p in missing]
+        click.echo(json.dumps({"rules": converted + len(failed), "converted": converted, "failed": failed},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(rules_check_summary(comp))
+    if comp.failed or missing:
+        sys.exit(1)
+
+
+@rules.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def rules_test(paths: tuple[Path, ...]) -> None:
+    """Run every rule's examples (default: the shipped pack); exit 1 if any example fails."""
+    from secaware.detect.examples import run_examples
+    from secaware.detect.rules import compile_rules
+    from secaware.resources import bundled
+
+    comp = compile_rules(list(paths) or [bundled("rules")])
+    results = run_examples(comp)
+    failed = [r for r in results if not r.passed]
+    for r in failed:
+        click.echo(f"FAIL {r.file or r.rule_id}: {r.title}: expected {r.expected}: {r.reason}\n    {r.text[:300]}")
+    for file, reason in comp.failed:
+        click.echo(f"FAIL {file}: does not compile: {reason}")
+    click.echo(f"{len(results) - len(failed)} of {len(results)} examples passed in "
+               f"{len({r.rule_id for r in results})} rules")
+    if failed or comp.failed:
+        sys.exit(1)
 
 
 def main() -> None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from secaware.ingest.pipeline import IngestReport, ProgressFn
+
+if TYPE_CHECKING:
+    from secaware.detect.pipeline import DetectReport
+    from secaware.detect.rules import Compilation
 
 #: Show a progress bar only for inputs at least this big, and only on a terminal.
 PROGRESS_MIN_BYTES = 64 << 20
@@ -30,6 +35,46 @@ def ingest_summary(report: IngestReport) -> str:
         f"{t['skipped']:,} skipped, {len(report.errors)} errors in {report.seconds:.1f}s; store {report.store}")
     if report.recovered_rows:
         lines.append(f"removed {report.recovered_rows:,} rows left by an interrupted run")
+    return "\n".join(lines)
+
+
+LEVELS = ("critical", "high", "medium", "low", "informational")
+
+
+def detect_summary(report: DetectReport) -> str:
+    """What was scored, what was found by level, what was left out."""
+    if report.nothing_new:
+        return f"no new events to score; store {report.store}"
+    levels = ", ".join(f"{report.by_level[lv]:,} {lv}" for lv in (*LEVELS, "unknown") if report.by_level.get(lv))
+    scope = ("window " + " .. ".join(w or "" for w in report.window)) if report.window else "new events"
+    lines = [
+        f"scored {report.events:,} {scope} with {report.rules} rules and {report.correlations} correlations "
+        f"in {report.seconds:.1f}s",
+        f"{report.alerts:,} alerts ({levels or 'none'}), {report.correlation_alerts:,} from correlations, "
+        f"{report.suppressed:,} suppressed by the allowlist; store {report.store}",
+    ]
+    if report.failed:
+        lines.append(f"{len(report.failed)} rules not used (see `secaware rules check`)")
+    return "\n".join(lines)
+
+
+def rules_check_summary(comp: Compilation) -> str:
+    """Per file: rules loaded, converted, failed with the reason; then totals."""
+    converted: dict[str, int] = {}
+    for r in [*comp.rules, *comp.correlations]:
+        converted[r.file or "?"] = converted.get(r.file or "?", 0) + 1
+    failed: dict[str, list[str]] = {}
+    for f, reason in comp.failed:
+        failed.setdefault(f, []).append(reason)
+    lines = []
+    for f in sorted(set(comp.files) | set(converted) | set(failed)):
+        n_ok, bad = converted.get(f, 0), failed.get(f, [])
+        status = "failed" if bad else "ok"
+        lines.append(f"{status:6}  {f}: {n_ok + len(bad)} rules, {n_ok} converted")
+        lines += [f"        reason: {reason}" for reason in bad]
+    total = len(comp.rules) + len(comp.correlations)
+    lines.append(f"{total + len(comp.failed)} rules in {len(comp.files)} files: {total} converted "
+                 f"({len(comp.correlations)} correlations), {len(comp.failed)} failed")
     return "\n".join(lines)
 
 

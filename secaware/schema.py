@@ -17,6 +17,7 @@ UTC_TS = pl.Datetime("us", "UTC")
 EVENTS = "events"
 REJECTS = "rejects"
 INGEST_LOG = "ingest_log"
+ALERTS = "alerts"
 
 
 @dataclass(frozen=True)
@@ -154,10 +155,48 @@ INGEST_LOG_COLUMNS: tuple[Column, ...] = (
     _c("ingested_at", UTC_TS, "When the batch was committed.", None),
 )
 
+ALERT_COLUMNS: tuple[Column, ...] = (
+    _c("alert_id", pl.String(), "Stable id: the same rule on the same event (or the same correlation episode) "
+       "always gets the same id, so reruns update rather than duplicate.", "event.id"),
+    _c("ts", UTC_TS, "When it happened: the event's time, or when a correlation's condition was first met.",
+       "@timestamp"),
+    _c("rule_id", pl.String(), "Sigma rule id.", "rule.uuid"),
+    _c("rule_title", pl.String(), "Sigma rule title.", "rule.name"),
+    _c("level", pl.String(), "Sigma level: informational, low, medium, high, critical.", "event.severity"),
+    _c("tags", pl.List(pl.String()), "Rule tags: ATT&CK (attack.t1190), graded protection clauses "
+       "(mlps.8.1.3.3) and others.", "tags"),
+    _c("src_ip", pl.String(), "Source address of the event (or of the correlation group).", "source.ip"),
+    _c("dst_ip", pl.String(), "Destination address.", "destination.ip"),
+    _c("host", pl.String(), "Host that logged the event.", "host.name"),
+    _c("user", pl.String(), "Account involved.", "user.name"),
+    _c("prefecture", pl.String(), "GB/T 2260 code of the prefecture.", "organization.id"),
+    _c("source", pl.String(), "Format of the event (combined, sshd, huawei_usg...).", "event.module"),
+    _c("file", pl.String(), "File of the event (for correlations: of the event that met the condition).",
+       "log.file.path"),
+    _c("line_no", pl.Int64(), "Line of the event in that file.", "log.offset"),
+    _c("event_id", pl.Int64(), "The event in the events table (for correlations: the one that met the "
+       "condition).", None),
+    _c("kind", pl.String(), "event (one event matched a rule) or correlation (a correlation rule's condition "
+       "held over a window).", "event.kind"),
+    _c("group_key", pl.String(), "Correlation group, e.g. 'src_ip=203.0.113.9'.", None),
+    _c("count", pl.Int64(), "Events in the alert: 1, or the correlation episode's matching events.", None),
+    _c("value", pl.Float64(), "Correlation peak value in one window: events, distinct values, sum or average.",
+       None),
+    _c("first_ts", UTC_TS, "First event of the alert.", "event.start"),
+    _c("last_ts", UTC_TS, "Last event of the alert.", "event.end"),
+    _c("suppressed", pl.Boolean(), "The source is allowlisted (an authorized scanner): kept as evidence of "
+       "the scan, never opens an incident.", None),
+    _c("suppressed_by", pl.String(), "Which allowlist entry matched.", None),
+    _c("batch_id", pl.Int64(), "Ingest batch of the event (for correlations: the newest batch in the episode).",
+       None),
+    _c("detected_at", UTC_TS, "When detect wrote the alert.", "event.created"),
+)
+
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     EVENTS: EVENT_COLUMNS,
     REJECTS: REJECT_COLUMNS,
     INGEST_LOG: INGEST_LOG_COLUMNS,
+    ALERTS: ALERT_COLUMNS,
 }
 
 

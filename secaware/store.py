@@ -89,12 +89,15 @@ class Store:
         )
 
     def commit(self, table: str, actions: Iterable[AddAction | None], *, app_id: str,
-               batch_id: int) -> None:
-        """Atomically add staged files to a table, recording batch_id as app_id's transaction version."""
+               batch_id: int | None) -> None:
+        """Atomically add staged files to a table, recording batch_id as app_id's transaction version.
+
+        batch_id None commits without moving app_id's version (a rewrite of a past window).
+        """
         actions = [a for a in actions if a is not None]
         props = CommitProperties(
-            app_transactions=[Transaction(app_id=app_id, version=batch_id)],
-            custom_metadata={"secaware.batch_id": batch_id, "secaware.app": app_id},
+            app_transactions=[Transaction(app_id=app_id, version=batch_id)] if batch_id is not None else None,
+            custom_metadata={"secaware.batch_id": -1 if batch_id is None else batch_id, "secaware.app": app_id},
         )
         uri = str(self.path(table))
         delta_schema = Schema.from_arrow(_arrow_schema(table))
@@ -106,7 +109,7 @@ class Store:
             create_table_with_add_actions(uri, delta_schema, actions, mode="append",
                                           commit_properties=props)
 
-    def append(self, table: str, df: pl.DataFrame, *, app_id: str, batch_id: int) -> None:
+    def append(self, table: str, df: pl.DataFrame, *, app_id: str, batch_id: int | None) -> None:
         """Stage and commit one frame (for small tables)."""
         self.commit(table, [self.stage(table, df)], app_id=app_id, batch_id=batch_id)
 
@@ -115,6 +118,13 @@ class Store:
         if not self.exists(table):
             return None
         return DeltaTable(str(self.path(table))).transaction_version(app_id)
+
+    def delete(self, table: str, predicate: str) -> int:
+        """Delete rows matching a Delta SQL predicate; returns how many were removed."""
+        if not self.exists(table):
+            return 0
+        metrics = DeltaTable(str(self.path(table))).delete(predicate)
+        return int(metrics.get("num_deleted_rows", 0))
 
     def delete_batches_after(self, table: str, batch_id: int) -> int:
         """Remove rows a crashed run committed beyond batch_id; returns how many were removed."""

@@ -1,1 +1,5 @@
-"""Detect: Sigma rules compiled into native Polars expressions (see backend.py)."""
+"""Detect stage: Sigma rules compiled to Polars expressions, run over the events into alerts."""
+
+from secaware.detect.pipeline import DetectReport, detect
+
+__all__ = ["DetectReport", "detect"]

@@ -17,10 +17,12 @@ from typing import Any
 import polars as pl
 import yaml
 from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
 from sigma.rule import SigmaRule
+from sigma.rule.base import SigmaRuleBase
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
 from secaware.schema import EVENT_COLUMNS
@@ -60,49 +62,106 @@ class CompiledRule:
     encoded: bool = False
     #: Everything else the rule file says (description, falsepositives, examples...), as written.
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: False for a base rule of a correlation that does not `generate` its own alerts.
+    output: bool = True
+    name: str | None = None
+
+
+@dataclass
+class CompiledCorrelation:
+    """A Sigma correlation rule: base rules whose matches are counted per group over sliding windows.
+
+    Field names (group-by, the counted field, aliases) are already mapped onto event columns.
+    """
+
+    rule_id: str
+    title: str
+    level: str | None
+    tags: list[str]
+    file: str | None
+    type: str  # event_count, value_count, value_sum, value_avg, temporal, temporal_ordered
+    base: list[int]  # indexes into Compilation.rules, in the rule's order
+    group_by: list[str]
+    timespan_s: int
+    op: str  # gte, gt, lte, lt, eq, neq
+    threshold: float
+    counted: str | None = None  # the field value_* correlations count, sum or average
+    #: alias -> {base rule index -> column}: a group-by name that differs between base rules
+    aliases: dict[str, dict[int, str]] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Compilation:
     rules: list[CompiledRule] = field(default_factory=list)
+    correlations: list[CompiledCorrelation] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (file or rule, reason)
+    #: Files read, for reports: how many rules came from where.
+    files: list[str] = field(default_factory=list)
+
+
+#: Columns the engine derives for matching (engine.DERIVED), beside the events table's own.
+DERIVED_NAMES = frozenset({"url", "url_extension"})
+#: Sigma proxy-taxonomy names for the derived columns.
+DERIVED_MAPPING = {"c-uri": "url", "c-uri-extension": "url_extension", "cs-uri-extension": "url_extension"}
+SUPPORTED_CORRELATIONS = ("event_count", "value_count", "value_sum", "value_avg", "temporal", "temporal_ordered")
+
+
+def _where(rule: SigmaRuleBase) -> str:
+    source = getattr(rule, "source", None)
+    return str(source.path) if source is not None and source.path else str(rule.title)
 
 
 def compile_rules(paths: Iterable[str | Path]) -> Compilation:
     """Load every rule under paths, map and compile it; collect failures with their reasons.
 
     One broken rule never stops the others (pySigma's collect_errors): each failure names the
-    file and why, so a rule author can fix it.
+    file and why, so a rule author can fix it. Files are parsed one by one, then put in one
+    collection so correlation rules can name base rules in other files.
     """
     backend = PolarsBackend(processing_pipeline=events_pipeline())
-    known = {c.name for c in EVENT_COLUMNS}
+    known = {c.name for c in EVENT_COLUMNS} | DERIVED_NAMES
     result = Compilation()
-    rules: list[SigmaRule] = []
+    loaded: list[SigmaRuleBase] = []
     for path in rule_files(paths):
+        result.files.append(str(path))
         try:
-            rules.extend(SigmaCollection.load_ruleset([str(path)], collect_errors=True).rules)
+            loaded.extend(SigmaCollection.load_ruleset([str(path)], collect_errors=True,
+                                                      resolve_references=False).rules)
         except (SigmaError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
             result.failed.append((str(path), f"not a readable Sigma rule file: {exc}".replace("\n", " ")))
-    for rule in rules:
-        where = str(rule.source.path) if getattr(rule, "source", None) and rule.source.path else str(rule.title)
+    good = [r for r in loaded if not r.errors]
+    for rule in loaded:
         if rule.errors:
-            result.failed.append((where, "; ".join(str(e) for e in rule.errors)))
-            continue
+            result.failed.append((_where(rule), "; ".join(str(e) for e in rule.errors)))
+    collection = SigmaCollection(good, resolve_references=False)
+    correlations: list[SigmaCorrelationRule] = []
+    for rule in collection.rules:
+        if isinstance(rule, SigmaCorrelationRule):
+            try:
+                rule.resolve_rule_references(collection)
+                for alias in rule.aliases:
+                    alias.resolve_rule_references(collection)
+                correlations.append(rule)
+            except SigmaError as exc:
+                result.failed.append((_where(rule), f"correlation rule: {exc}"))
+    index: dict[int, int] = {}  # id(SigmaRule) -> position in result.rules
+    for rule in collection.rules:
         if not isinstance(rule, SigmaRule):
-            result.failed.append((where, "correlation rules are not compiled yet"))
             continue
         try:
-            queries = backend.convert_rule(rule)
+            queries = backend.convert_rule(rule) or rule.get_conversion_result()  # no output: kept on the rule
         except SigmaError as exc:
-            result.failed.append((where, str(exc)))
+            result.failed.append((_where(rule), str(exc)))
             continue
         predicate = pl.any_horizontal(queries) if len(queries) > 1 else queries[0]
         unknown = sorted(set(predicate.meta.root_names()) - known)
         if unknown:
-            result.failed.append((where, f"uses fields the events table does not have: {', '.join(unknown)}"))
+            result.failed.append((_where(rule), f"uses fields the events table does not have: {', '.join(unknown)}"))
             continue
+        index[id(rule)] = len(result.rules)
         result.rules.append(CompiledRule(
-            rule_id=str(rule.id) if rule.id else where,
+            rule_id=str(rule.id) if rule.id else _where(rule),
             title=rule.title,
             level=rule.level.name.lower() if rule.level else None,
             tags=[str(t) for t in rule.tags],
@@ -111,8 +170,72 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
             encoded=_spells_encoding(rule),
             attributes=dict(rule.custom_attributes or {}) | {"description": rule.description or "",
                                                              "falsepositives": list(rule.falsepositives or [])},
+            output=bool(getattr(rule, "_output", True)),
+            name=rule.name,
         ))
+    for corr in correlations:
+        try:
+            result.correlations.append(_compile_correlation(corr, index, known))
+        except SigmaError as exc:
+            result.failed.append((_where(corr), str(exc)))
     return result
+
+
+def _column(name: str, known: set[str]) -> str:
+    mapping = field_mapping() | DERIVED_MAPPING
+    column = name if name in known else mapping.get(name, name)
+    if column not in known:
+        raise SigmaError(f"correlation uses a field the events table does not have: {name}")
+    return column
+
+
+def _compile_correlation(corr: SigmaCorrelationRule, index: dict[int, int], known: set[str]) -> CompiledCorrelation:
+    kind = corr.type.name.lower()
+    if kind not in SUPPORTED_CORRELATIONS:
+        raise SigmaError(f"correlation type {kind} is not supported (supported: {', '.join(SUPPORTED_CORRELATIONS)})")
+    base: list[int] = []
+    for ref in corr.referenced_rules:
+        target = ref.rule
+        if isinstance(target, SigmaCorrelationRule):
+            raise SigmaError(f"correlation of correlation ({ref.reference}) is not supported")
+        if id(target) not in index:
+            raise SigmaError(f"base rule {ref.reference} did not compile (see its own error)")
+        base.append(index[id(target)])
+    if not base:
+        raise SigmaError("correlation rule names no base rules")
+    condition = corr.condition
+    if not isinstance(condition, SigmaCorrelationCondition):
+        raise SigmaError("extended correlation conditions are not supported")
+    aliases: dict[str, dict[int, str]] = {}
+    for alias in corr.aliases:
+        aliases[alias.alias] = {index[id(ref.rule)]: _column(f, known) for ref, f in alias.mapping.items()
+                                if id(ref.rule) in index}
+    group_by = [g if g in aliases else _column(g, known) for g in corr.group_by or []]
+    counted = condition.fieldref
+    if isinstance(counted, list):
+        if len(counted) != 1:
+            raise SigmaError("a correlation condition on several fields is not supported")
+        counted = counted[0]
+    if kind.startswith("value_") and not counted:
+        raise SigmaError(f"{kind} correlation needs a condition field")
+    return CompiledCorrelation(
+        rule_id=str(corr.id) if corr.id else _where(corr),
+        title=corr.title,
+        level=corr.level.name.lower() if corr.level else None,
+        tags=[str(t) for t in corr.tags],
+        file=str(corr.source.path) if corr.source is not None and corr.source.path else None,
+        type=kind,
+        base=base,
+        group_by=group_by,
+        timespan_s=int(corr.timespan.seconds),
+        op=condition.op.name.lower(),
+        threshold=float(condition.count),
+        counted=_column(counted, known) if counted and kind.startswith("value_") else None,
+        aliases=aliases,
+        attributes={k: v for k, v in (corr.custom_attributes or {}).items() if k != "correlation"} | {
+            "description": corr.description or "",
+                                                         "falsepositives": list(corr.falsepositives or [])},
+    )
 
 
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}|\+")
@@ -140,4 +263,5 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     return files
 
 
-__all__ = ["KEYWORD_COLUMN", "Compilation", "CompiledRule", "compile_rules", "events_pipeline", "field_mapping"]
+__all__ = ["KEYWORD_COLUMN", "Compilation", "CompiledCorrelation", "CompiledRule", "compile_rules", "events_pipeline",
+           "field_mapping"]
