@@ -242,3 +242,43 @@ def test_cli_detect_and_rules_check(site, tmp_path: Path) -> None:
                                "reason": "uses fields the events table does not have: cs-cookie-jar"}]
     text = runner.invoke(cli, ["rules", "check", str(rules / "pack.yml")])
     assert text.exit_code == 0 and "5 rules in 1 files: 5 converted (2 correlations), 0 failed" in text.output
+
+
+CHAINED = RULES.split("---\ntitle: SSH login right after failures")[0] + """---
+title: SSH brute force
+name: test_ssh_bruteforce
+id: 1b0c6e0e-2222-4a7b-8c9d-0e1f2a3b4c5e
+level: high
+correlation:
+  type: event_count
+  rules: [test_ssh_failure]
+  group-by: [src_ip]
+  timespan: 5m
+  condition: {gte: 10}
+---
+title: SSH login after a brute force
+id: 1b0c6e0e-5555-4a7b-8c9d-0e1f2a3b4c5d
+level: critical
+correlation:
+  type: temporal_ordered
+  rules: [test_ssh_bruteforce, test_ssh_login]
+  group-by: [src_ip]
+  timespan: 10m
+"""
+
+
+def test_a_login_after_a_brute_force_but_not_after_a_typo(site) -> None:
+    """A correlation can count another correlation: success after >= 10 failures, not after one mistyped password."""
+    store, rules, logs = site
+    (rules / "pack.yml").write_text(CHAINED)
+    write(logs / "auth.log", [ssh(900, "Failed password for oaadmin from 10.8.0.5 port 50000 ssh2"),
+                              ssh(905, "Accepted password for oaadmin from 10.8.0.5 port 50001 ssh2")])
+    ingest([logs], store, settle_seconds=0)
+    detect(store, [rules])
+    got = alerts(store).filter(pl.col("kind") == "correlation")
+    assert got.select("rule_title", "group_key").rows() == [
+        ("SSH brute force", "src_ip=45.135.232.27"),  # the unnamed copy; the referenced one does not generate
+        ("SSH login after a brute force", "src_ip=45.135.232.27"),
+    ]
+    login = got.filter(pl.col("rule_title") == "SSH login after a brute force").row(0, named=True)
+    assert login["ts"] == T0 + dt.timedelta(seconds=200) and login["first_ts"] == T0 + dt.timedelta(seconds=90)

@@ -112,7 +112,7 @@ def detect(
             return report
         scope = pl.col("batch_id") > min(done_events, done_corr)
 
-    base = sorted({i for c in comp.correlations for i in c.base})
+    base = _base_rules(comp)
     columns = _columns(comp)
     detected_at = dt.datetime.now(dt.UTC)
     single_parts: list[Any] = []
@@ -279,20 +279,35 @@ def _correlations(store: Store, comp: Compilation, events: pl.LazyFrame, tagged_
         if older is not None and older.height:
             new = pl.concat([older, new], how="diagonal_relaxed")
     out = []
-    for corr in comp.correlations:
-        episodes = correlate(new, corr).filter(pl.col("last_ts") >= oldest_new)
+    referenced = {i for c in comp.correlations for i in c.base}
+    for j, corr in enumerate(comp.correlations):
+        episodes = correlate(new, corr)
+        if len(comp.rules) + j in referenced:  # its episodes are events of a later correlation
+            new = pl.concat([new, _as_events(episodes, len(comp.rules) + j)], how="diagonal_relaxed")
+        episodes = episodes.filter(pl.col("last_ts") >= oldest_new)
         if since is not None or until is not None:
             episodes = episodes.filter(_ts_between(since, until))
-        if episodes.height:
+        if episodes.height and corr.output:
             out.append(_correlation_alerts(episodes, corr, detected_at))
     if not out:
         return pl.DataFrame(schema=schema(ALERTS))
     return _finish(pl.concat(out, how="diagonal_relaxed"), entries)
 
 
+def _base_rules(comp: Compilation) -> list[int]:
+    """Single-event rules some correlation counts."""
+    return sorted({i for c in comp.correlations for i in c.base if i < len(comp.rules)})
+
+
+def _as_events(episodes: pl.DataFrame, rule: int) -> pl.DataFrame:
+    """A correlation's episodes as tagged rows of another correlation, at the time each was met."""
+    return episodes.select([c for c in ("ts", *CARRY) if c in episodes.columns]).with_columns(
+        pl.lit(rule, dtype=pl.UInt32).alias("rule"))
+
+
 def _old_tagged(comp: Compilation, events: pl.LazyFrame, scope: pl.Expr) -> pl.DataFrame | None:
     """Base-rule matches among already scored events in the look-back window."""
-    base = sorted({i for c in comp.correlations for i in c.base})
+    base = _base_rules(comp)
     rules = [comp.rules[i] for i in base]
     sub = Compilation(rules=rules, correlations=comp.correlations)
     frame = events.filter(scope).select(_columns(sub)).collect()

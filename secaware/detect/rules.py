@@ -80,7 +80,9 @@ class CompiledCorrelation:
     tags: list[str]
     file: str | None
     type: str  # event_count, value_count, value_sum, value_avg, temporal, temporal_ordered
-    base: list[int]  # indexes into Compilation.rules, in the rule's order
+    #: Indexes into Compilation.rules in the rule's order; len(rules) + j is Compilation.correlations[j],
+    #: whose alerts (at the time its condition was met) count as events of this correlation.
+    base: list[int]
     group_by: list[str]
     timespan_s: int
     op: str  # gte, gt, lte, lt, eq, neq
@@ -89,6 +91,8 @@ class CompiledCorrelation:
     #: alias -> {base rule index -> column}: a group-by name that differs between base rules
     aliases: dict[str, dict[int, str]] = field(default_factory=dict)
     attributes: dict[str, Any] = field(default_factory=dict)
+    #: False when another correlation uses it and it does not `generate` alerts of its own.
+    output: bool = True
 
 
 @dataclass
@@ -173,11 +177,26 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
             output=bool(getattr(rule, "_output", True)),
             name=rule.name,
         ))
-    for corr in correlations:
-        try:
-            result.correlations.append(_compile_correlation(corr, index, known))
-        except SigmaError as exc:
-            result.failed.append((_where(corr), str(exc)))
+    # correlations after the correlations they refer to; one refers to another by the index
+    # len(rules) + its position in result.correlations
+    pending, failed_ids = list(correlations), set()
+    while pending:
+        ready = [c for c in pending if not any(
+            isinstance(r.rule, SigmaCorrelationRule) and id(r.rule) not in index and id(r.rule) not in failed_ids
+            for r in c.referenced_rules)]
+        if not ready:
+            result.failed += [(_where(c), "correlation rules refer to each other in a cycle") for c in pending]
+            break
+        for corr in ready:
+            pending.remove(corr)
+            try:
+                compiled = _compile_correlation(corr, index, known)
+            except SigmaError as exc:
+                failed_ids.add(id(corr))
+                result.failed.append((_where(corr), str(exc)))
+                continue
+            index[id(corr)] = len(result.rules) + len(result.correlations)
+            result.correlations.append(compiled)
     return result
 
 
@@ -196,8 +215,6 @@ def _compile_correlation(corr: SigmaCorrelationRule, index: dict[int, int], know
     base: list[int] = []
     for ref in corr.referenced_rules:
         target = ref.rule
-        if isinstance(target, SigmaCorrelationRule):
-            raise SigmaError(f"correlation of correlation ({ref.reference}) is not supported")
         if id(target) not in index:
             raise SigmaError(f"base rule {ref.reference} did not compile (see its own error)")
         base.append(index[id(target)])
@@ -232,6 +249,7 @@ def _compile_correlation(corr: SigmaCorrelationRule, index: dict[int, int], know
         threshold=float(condition.count),
         counted=_column(counted, known) if counted and kind.startswith("value_") else None,
         aliases=aliases,
+        output=bool(getattr(corr, "_output", True)),
         attributes={k: v for k, v in (corr.custom_attributes or {}).items() if k != "correlation"} | {
             "description": corr.description or "",
                                                          "falsepositives": list(corr.falsepositives or [])},
