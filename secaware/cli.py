@@ -181,5 +181,37 @@ def rules_test(paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+@cli.group()
+def inventory() -> None:
+    """The inventory of systems (YAML): check it before a run uses it to attribute events."""
+
+
+@inventory.command("check")
+@click.option("--inventory", "path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (default: inventory.yaml here, else the one matching the sample logs).")
+@click.option("--json", "as_json", is_flag=True, help="Print systems and problems as JSON.")
+def inventory_check(path: Path | None, as_json: bool) -> None:
+    """Validate the inventory (prefectures, levels, logs, hosts, overlapping ranges); exit 1 on a problem."""
+    from secaware.inventory import load_inventory
+
+    try:
+        inv = load_inventory(path)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    levels = {lv: sum(1 for s in inv.systems if s.level == lv) for lv in (2, 3)}
+    if as_json:
+        click.echo(json.dumps({"inventory": str(inv.path), "systems": len(inv.systems),
+                               "prefectures": len({s.prefecture for s in inv.systems}),
+                               "level_2": levels[2], "level_3": levels[3],
+                               "problems": [p.__dict__ for p in inv.problems]}, ensure_ascii=False, indent=2))
+    else:
+        for problem in inv.problems:
+            click.echo(str(problem))
+        click.echo(f"{inv.path}: {len(inv.systems)} systems in {len({s.prefecture for s in inv.systems})} "
+                   f"prefectures ({levels[3]} at level 3, {levels[2]} at level 2), {len(inv.problems)} problems")
+    if inv.problems:
+        sys.exit(1)
+
+
 def main() -> None:
     cli()
