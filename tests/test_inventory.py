@@ -60,7 +60,7 @@ def test_entries_keep_their_keys_and_names_resolve(tmp_path: Path) -> None:
     (("prefecture: 天水市", "prefecture: 西安市"), 12, "prefecture '西安市' is not one of Gansu's 14"),
     (("level: 2", "level: 4"), 12, "level 4 must be 2 or 3"),
     (('hosts: ["10.5.2.0/24", "oa.tianshui.gov.cn"]', "name2: x"), 12, "has neither 'logs' nor 'hosts'"),
-    (("10.5.2.0/24", "10.1.1.0/24"), 12, "overlaps 10.1.1.0/28 of system 'lz-portal' (line 2)"),
+    (("10.5.2.0/24", "10.1.1.12/30"), 12, "overlaps 10.1.1.0/28 of system 'lz-portal' (line 2)"),
     (("id: ts-oa", "id: lz-portal"), 12, "id is also used by the system at line 2"),
     (('management: ["10.8.0.0/24"]', 'management: ["10.8.0.0/33"]'), 2, "management entry '10.8.0.0/33'"),
     (("online_since: 2019-06-01", "online_since: soon"), 2, "online_since 'soon' must be a date"),
