@@ -181,6 +181,64 @@ def rules_test(paths: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
+def _duration(value: str, option: str) -> dt.timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+        raise click.BadParameter(f"{value!r} is not a duration like 30m, 2h or 1d", param_hint=option)
+    return dt.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--store", "store", type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (default: inventory.yaml here, else the one matching the sample logs).")
+@click.option("--gap", default="30m", show_default=True,
+              help="Alerts of one source against one system further apart than this are separate incidents.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def incidents(ctx: click.Context, store: Path | None, inventory_path: Path | None, gap: str, as_json: bool) -> None:
+    """Group alerts into incidents (same source, same system, close in time) with severity, GB/T 20986 category
+    and grade; rerunning updates them and keeps responders' notes."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if store is None:
+        raise click.UsageError("missing --store")
+    from secaware.incidents import incidents as run_incidents
+
+    try:
+        report = run_incidents(store, inventory=inventory_path, gap=_duration(gap, "--gap"))
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    severities = ", ".join(f"{report.by_severity[s]} {s}" for s in ("critical", "high", "medium", "low")
+                           if report.by_severity.get(s))
+    grades = ", ".join(f"{n} {g}" for g, n in sorted(report.by_grade.items()))
+    click.echo(f"{report.incidents} incidents ({report.new} new, {report.updated} updated) from {report.alerts:,} "
+               f"alerts ({report.suppressed:,} from authorized scanners or allowlisted sources left out); "
+               f"severity: {severities or 'none'}; grade: {grades or 'none'}; store {report.store}")
+
+
+@incidents.command("note")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.argument("incident_id")
+@click.argument("text", required=False)
+@click.option("--status", default=None, help="Set the status (e.g. investigating, closed, false_positive).")
+def incidents_note(store: Path, incident_id: str, text: str | None, status: str | None) -> None:
+    """Add a note to an incident and/or set its status; both survive later runs."""
+    from secaware.incidents import add_note
+
+    if not text and not status:
+        raise click.UsageError("give a note text, --status, or both")
+    try:
+        row = add_note(store, incident_id, text, status)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"{row['incident_id']}: status {row['status']}; notes:\n{row['notes'] or ''}")
+
+
 @cli.group()
 def inventory() -> None:
     """The inventory of systems (YAML): check it before a run uses it to attribute events."""

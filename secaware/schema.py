@@ -18,6 +18,7 @@ EVENTS = "events"
 REJECTS = "rejects"
 INGEST_LOG = "ingest_log"
 ALERTS = "alerts"
+INCIDENTS = "incidents"
 
 
 @dataclass(frozen=True)
@@ -192,11 +193,48 @@ ALERT_COLUMNS: tuple[Column, ...] = (
     _c("detected_at", UTC_TS, "When detect wrote the alert.", "event.created"),
 )
 
+INCIDENT_COLUMNS: tuple[Column, ...] = (
+    _c("incident_id", pl.String(), "Stable id (INC-...): a rerun updates the incident, and notes stay with it.",
+       "event.id"),
+    _c("first_ts", UTC_TS, "First alert of the incident.", "event.start"),
+    _c("last_ts", UTC_TS, "Last alert of the incident.", "event.end"),
+    _c("actor", pl.String(), "Who: the source address of the alerts.", "source.ip"),
+    _c("system", pl.String(), "Target system id from the inventory (null when no system claims the events).",
+       None),
+    _c("system_name", pl.String(), "Target system name.", None),
+    _c("target", pl.String(), "What was hit when no system is known: host or destination address.", None),
+    _c("prefecture", pl.String(), "GB/T 2260 code of the prefecture hit.", "organization.id"),
+    _c("protection_level", pl.Int8(), "Graded-protection level of the system (2 or 3).", None),
+    _c("alerts", pl.Int64(), "Alerts grouped into the incident.", None),
+    _c("events", pl.Int64(), "Events behind them (a correlation alert counts its episode's events).", None),
+    _c("rule_counts", pl.List(pl.Struct({"rule_id": pl.String(), "rule_title": pl.String(),
+                                          "level": pl.String(), "count": pl.Int64()})),
+       "Alerts by rule, most first.", None),
+    _c("tactics", pl.List(pl.String()), "ATT&CK tactics seen, in kill-chain order.", "threat.tactic.name"),
+    _c("stage", pl.String(), "Furthest ATT&CK tactic reached.", None),
+    _c("severity", pl.String(), "low, medium, high or critical: the highest alert level, raised one step by "
+       "a sign of success.", "event.severity"),
+    _c("success", pl.Boolean(), "A sign that the attack worked (see success_evidence).", None),
+    _c("success_evidence", pl.String(), "What shows it: an answered injection, a login after a brute force, "
+       "a web shell answering.", None),
+    _c("category", pl.String(), "GB/T 20986-2023 category (网络攻击事件, 恶意程序事件, 数据安全事件...).", None),
+    _c("subcategory", pl.String(), "GB/T 20986-2023 subcategory (漏洞利用事件, 口令暴力破解事件...).", None),
+    _c("grade", pl.String(), "National incident grade 一般/较大/重大/特别重大, or 待研判 where logs cannot "
+       "determine it.", None),
+    _c("grade_reason", pl.String(), "Why that grade.", None),
+    _c("status", pl.String(), "new (first seen this run), updated (grew), seen, or what a responder set.", None),
+    _c("notes", pl.String(), "Responder notes; kept across reruns.", None),
+    _c("alert_ids", pl.List(pl.String()), "The alerts (first 1,000).", None),
+    _c("created_at", UTC_TS, "When the incident was first written.", "event.created"),
+    _c("updated_at", UTC_TS, "When it last changed.", None),
+)
+
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     EVENTS: EVENT_COLUMNS,
     REJECTS: REJECT_COLUMNS,
     INGEST_LOG: INGEST_LOG_COLUMNS,
     ALERTS: ALERT_COLUMNS,
+    INCIDENTS: INCIDENT_COLUMNS,
 }
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
-from deltalake import CommitProperties, DeltaTable, Schema
+from deltalake import CommitProperties, DeltaTable, Schema, write_deltalake
 from deltalake.transaction import AddAction, Transaction, create_table_with_add_actions
 
 from secaware import schema as sch
@@ -118,6 +118,14 @@ class Store:
         if not self.exists(table):
             return None
         return DeltaTable(str(self.path(table))).transaction_version(app_id)
+
+    def replace(self, table: str, df: pl.DataFrame) -> None:
+        """Atomically replace a small table's contents (one Delta overwrite commit; history is kept)."""
+        if table in sch.TABLE_COLUMNS and df.schema != sch.schema(table):
+            df = sch.conform(df, table).collect()
+        self.path(table).mkdir(parents=True, exist_ok=True)
+        write_deltalake(str(self.path(table)), df.to_arrow(), mode="overwrite",
+                        schema_mode="overwrite" if self.exists(table) else None)
 
     def delete(self, table: str, predicate: str) -> int:
         """Delete rows matching a Delta SQL predicate; returns how many were removed."""
