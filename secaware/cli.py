@@ -271,5 +271,44 @@ def inventory_check(path: Path | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (default: inventory.yaml here, else the one matching the sample logs).")
+@click.option("--period", default=None,
+              help="FROM..TO: dates are whole days in --tz, both included (2026-11-01..2026-11-30); ISO times "
+                   "end before TO; either side may be left open. Default: everything in the store.")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True,
+              help="Zone of --period dates and of times without one, and of the default period's days.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def compliance(store: Path, inventory_path: Path | None, period: str | None, tz: str, as_json: bool) -> None:
+    """Judge every system's graded-protection (GB/T 22239-2019) items from its logs into the compliance table.
+
+    Each verdict is 不符合 (the logs show a violation), 部分符合 (the logs agree; a person still checks the
+    configuration, 需人工核查), 证据不足 or 不适用, with the clause, the evidence and example lines. Logs
+    never prove 符合. A rerun for the same period replaces that period's verdicts.
+    """
+    from secaware.compliance import compliance as run_compliance
+    from secaware.compliance import parse_period
+
+    try:
+        bounds = parse_period(period, tz) if period else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    try:
+        report = run_compliance(store, inventory=inventory_path, period=bounds, tz=tz)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    counts = ", ".join(f"{n} {v}" for v, n in report.by_verdict.items())
+    click.echo(f"{report.rows} verdicts for {report.systems} systems from {report.period_start} to "
+               f"{report.period_end}: {counts}; {report.high_risk} high risk; store {report.store}")
+    for row in report.noncompliant:
+        flag = " [高风险]" if row["high_risk"] else ""
+        click.echo(f"不符合{flag} {row['system']} {row['clause']}: {row['reason']}")
+
+
 def main() -> None:
     cli()

@@ -54,18 +54,19 @@ class ComplianceReport:
 
 
 def compliance(store: str | Path | Store, *, inventory: str | Path | Inventory | None = None,
-               period: tuple[dt.datetime | None, dt.datetime | None] | None = None) -> ComplianceReport:
+               period: tuple[dt.datetime | None, dt.datetime | None] | None = None,
+               tz: str = DEFAULT_TZ) -> ComplianceReport:
     """Judge every system of the inventory on every checkable item for the period; write the compliance table.
 
-    period is (start, end) in aware datetimes, end exclusive; either side None (or no period) takes the
-    first or last event in the store.
+    period is (start, end) in aware datetimes, end exclusive; either side None (or no period) extends to the
+    whole days (in tz) of the first or last event in the store.
     """
     started = time.monotonic()
     store = store if isinstance(store, Store) else Store(store)
     inv = inventory if isinstance(inventory, Inventory) else load_inventory(inventory)
     if not store.exists(EVENTS):
         raise SecawareError(f"{store.root}: the store has no events yet; run `secaware ingest` first")
-    start, end = _resolve_period(store, period)
+    start, end = _resolve_period(store, period, tz)
     ctx = Context(store, inv, start, end)
     now = dt.datetime.now(dt.UTC)
     rows = []
@@ -112,16 +113,17 @@ def _clause_key(clause: str) -> list[int]:
     return [*[int(n) for n in nums], ord(letter[0]) if letter.isalpha() else 0]
 
 
-def _resolve_period(store: Store, period: tuple[dt.datetime | None, dt.datetime | None] | None
-                    ) -> tuple[dt.datetime, dt.datetime]:
+def _resolve_period(store: Store, period: tuple[dt.datetime | None, dt.datetime | None] | None,
+                    tz: str = DEFAULT_TZ) -> tuple[dt.datetime, dt.datetime]:
     start, end = period or (None, None)
     if start is None or end is None:
         span = store.scan(EVENTS).select(pl.col("ts").min().alias("lo"), pl.col("ts").max().alias("hi")).collect()
         lo, hi = span.row(0)
         if lo is None:
             raise SecawareError(f"{store.root}: the store has no events with a time")
-        start = start or lo
-        end = end or hi + dt.timedelta(microseconds=1)
+        zone = ZoneInfo(tz)
+        start = start or dt.datetime.combine(lo.astimezone(zone).date(), dt.time(), zone)
+        end = end or dt.datetime.combine(hi.astimezone(zone).date() + dt.timedelta(days=1), dt.time(), zone)
     start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
     if end <= start:
         raise SecawareError(f"the period ends ({end}) before it starts ({start})")

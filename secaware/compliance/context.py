@@ -68,9 +68,11 @@ class Context:
 
     @cached_property
     def keymap(self) -> pl.DataFrame:
-        """Distinct attribution keys of the period's events -> `system` (any evidence) and `own` (the system's own
-        log files and hosts, not traffic that merely went to its addresses)."""
-        keys = (self.store.scan(EVENTS).filter(self.in_period()).select(_KEYS).unique().collect())
+        """Distinct attribution keys of the events up to the period's end -> `system` (any evidence) and `own`
+        (the system's own log files and hosts, not traffic that merely went to its addresses), with the oldest
+        record of each key (`oldest`, its `line_no`) for the retention check."""
+        keys = (self.store.scan(EVENTS).filter(pl.col("ts") < self.end).group_by(_KEYS)
+                .agg(pl.col("ts").min().alias("oldest"), pl.col("line_no").sort_by("ts").first()).collect())
         if keys.height == 0:
             return keys.with_columns(pl.lit(None, dtype=pl.String).alias("system"),
                                      pl.lit(None, dtype=pl.String).alias("own"))
@@ -92,15 +94,22 @@ class Context:
         if where is not None:
             lf = lf.filter(where)
         lf = lf.select(list(dict.fromkeys([*cols, *_KEYS])))
-        keymap = self.keymap.lazy().select(*_KEYS, pl.col("own" if own else "system").alias("system"))
-        return (lf.join(keymap, on=list(_KEYS), how="inner", nulls_equal=True)
-                .filter(pl.col("system").is_not_null()).select(*cols, "system"))
+        keymap = self.keymap.lazy().select(*_KEYS, pl.col("own" if own else "system").alias("system")) \
+            .filter(pl.col("system").is_not_null())
+        return lf.join(keymap, on=list(_KEYS), how="inner", nulls_equal=True).select(*cols, "system")
+
+    def all_events(self, columns: Iterable[str], where: pl.Expr | None = None) -> pl.LazyFrame:
+        """The period's events whether or not a system claims them (a border device's whole log)."""
+        lf = self.store.scan(EVENTS).filter(self.in_period())
+        if where is not None:
+            lf = lf.filter(where)
+        return lf.select(list(dict.fromkeys(columns)))
 
     def alerts(self) -> pl.DataFrame:
         """The period's alerts (if detect has run) with their `system`; authorized scanners' alerts left out."""
-        if not self.store.exists(ALERTS):
-            return attribute(self.store.scan(ALERTS).collect(), self.inventory)
         alerts = self.store.scan(ALERTS).filter(self.in_period()).collect()
+        if alerts.height == 0:
+            return alerts.with_columns(pl.lit(None, dtype=pl.String).alias("system"))
         alerts = attribute(alerts, self.inventory)
         return alerts.filter(~pl.col("suppressed").fill_null(False) & ~self.is_scanner("src_ip"))
 
@@ -125,11 +134,14 @@ def ipv4_int(expr: pl.Expr) -> pl.Expr:
 
 
 def in_networks(expr: pl.Expr, networks: Sequence[Network]) -> pl.Expr:
-    """The address is inside one of the IPv4 networks (false for IPv6 and non-addresses)."""
-    value = ipv4_int(expr)
-    out = pl.lit(False)
-    for net in networks:
-        if net.version == 4:
+    """The address is inside one of the networks (ranges: IPv4 only). Single addresses compare as text, which
+    stays cheap when the optimizer pushes the test down into the scan."""
+    singles = [str(n.network_address) for n in networks if n.num_addresses == 1]
+    ranges = [n for n in networks if n.num_addresses > 1 and n.version == 4]
+    out = expr.is_in(singles) if singles else pl.lit(False)
+    if ranges:
+        value = ipv4_int(expr)
+        for net in ranges:
             out = out | value.is_between(int(net.network_address), int(net.broadcast_address))
     return out.fill_null(False)
 

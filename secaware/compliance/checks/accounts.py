@@ -48,8 +48,9 @@ def run(ctx: Context) -> list[Finding]:
     fails = auth.filter(pl.col("event_action") == "login_failed")
     sessions = _sessions(logins, auth.filter(pl.col("event_action").is_in(["disconnected", "session_closed"])))
     shared = _overlaps(sessions)
-    uid0 = ctx.events(["ts", "host", "user", "message", "file", "line_no"],
-                      pl.col("message").str.contains(UID0_COMMAND), own=True).collect()
+    uid0 = (ctx.events(["ts", "host", "user", "message", "file", "line_no"],
+                       pl.col("message").str.contains("useradd|usermod|adduser"), own=True).collect()
+            .filter(pl.col("message").str.contains(UID0_COMMAND)))
 
     out = []
     for system in ctx.systems:
