@@ -39,7 +39,7 @@ CLAUSES = {2: ("7.1.3.5 c", "7.1.4.3 c"), 3: ("8.1.3.5 c", "8.1.4.3 c", "8.1.4.3
 MIN_GAP = dt.timedelta(hours=3)
 #: Border devices whose logs carry a system's traffic (host firewalls' logs are part of the host's own stream).
 BOUNDARY_SOURCES = tuple(s for s in (*FIREWALL_SOURCES, "suricata") if s != "iptables")
-GAP_FACTOR = 12
+GAP_FACTOR = 4
 #: Fewer records than this in the period give no usual interval to compare a silence with.
 MIN_RECORDS = 20
 _LOGS = r"(?:/var/log|\.(?:bash|zsh|sh|ash)_history|\b[wb]tmp\b|\blastlog\b|/var/audit|/var/adm)"
@@ -182,13 +182,13 @@ def _host_findings(system, clauses: tuple[str, ...], tamper: pl.DataFrame, gaps:
     else:
         findings.append(Finding(system.id, clauses[1], INSUFFICIENT, "期间内没有该系统主机的日志"))
     if level3:
+        extra = ("；以下审计服务退出是否为计划内重启：" + "；".join(cmds(exits))) if exits.height else ""
         if stopping.height:
             findings.append(Finding(system.id, clauses[2], NONCOMPLIANT,
                                     f"{stopping.height} 次停止或关闭审计、日志服务,审计进程未受保护",
                                     evidence="；".join(cmds(stopping)), examples=examples(stopping),
-                                    to_verify="是否只有审计管理员能停止审计进程,停止是否告警"))
+                                    to_verify="是否只有审计管理员能停止审计进程,停止是否告警" + extra))
         elif activity.height:
-            extra = ("；以下审计服务退出是否为计划内重启：" + "；".join(cmds(exits))) if exits.height else ""
             findings.append(Finding(system.id, clauses[2], PARTIAL, "未见停止审计或日志服务的操作",
                                     evidence=f"期间内 {activity['stream'].n_unique()} 个日志流" + extra,
                                     examples=examples(exits),
