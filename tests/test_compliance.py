@@ -397,6 +397,8 @@ def test_personal_information_in_urls_is_found_and_only_ever_written_masked(tmp_
     ("tel=13912345678&x=1", ["手机号:139****5678"]),
     ("+8613912345678", ["手机号:+86139****5678"]),
     ("12912345678", []),  # 12x is not a mobile prefix
+    ("link?url=a13812345678f", []),  # inside a hex token
+    ("q=%3D13812345678%26", ["手机号:138****5678"]),  # after a percent-encoded separator
     ("139123456789", []),  # twelve digits
     ("4111111111111111", ["银行卡号:411111******1111"]),
     ("4111111111111112", []),  # fails Luhn

@@ -92,4 +92,4 @@ def test_high_risk_findings(sample_compliance) -> None:
 
 def test_the_authorized_scan_is_not_an_attack(sample_compliance) -> None:
     table, _ = sample_compliance
-    assert not table["evidence"].str.contains("10.1.9.9").any()
+    assert not table["evidence"].str.contains("10.1.9.9", literal=True).any()

@@ -13,8 +13,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-#: A run of digits not touching other digits (letters may touch: `?sfzh=...&`, `id620102...` are both read).
-_TOKEN = re.compile(r"(?<![0-9])(\+?86)?([0-9]{10,18}[0-9Xx])(?![0-9])")
+#: A run of digits standing alone: not inside a longer run of letters and digits (a hex token such as a search
+#: engine's `link?url=a13812345678b` is not a phone number), but after a separator, also a percent-encoded one.
+_TOKEN = re.compile(r"(?:(?<![0-9A-Za-z])|(?<=%[0-9A-Fa-f]{2}))(\+?86)?([0-9]{10,18}[0-9Xx])(?![0-9A-Za-z])")
 #: What a cheap pre-filter over many rows looks for before the exact check (Rust regex, no look-around).
 CANDIDATE_REGEX = r"[0-9]{11}"
 
