@@ -308,6 +308,8 @@ def compliance(store: Path, inventory_path: Path | None, period: str | None, tz:
     for row in report.noncompliant:
         flag = " [高风险]" if row["high_risk"] else ""
         click.echo(f"不符合{flag} {row['system']} {row['clause']}: {row['reason']}")
+    for problem in report.inventory_problems:
+        click.echo(f"inventory: {problem}", err=True)
 
 
 def main() -> None:

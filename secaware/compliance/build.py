@@ -47,6 +47,8 @@ class ComplianceReport:
     by_clause: dict[str, dict[str, int]] = field(default_factory=dict)
     high_risk: int = 0
     noncompliant: list[dict[str, Any]] = field(default_factory=list)
+    #: inventory entries left out because they cannot be used (no id, unknown prefecture, bad level...)
+    inventory_problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,7 +86,9 @@ def compliance(store: str | Path | Store, *, inventory: str | Path | Inventory |
     rows.sort(key=lambda r: (r["prefecture"], r["system"], _clause_key(r["clause"])))
     table = pl.DataFrame(rows, schema=schema(COMPLIANCE))
     _write(store, table, start, end)
-    return _report(store, table, start, end, started)
+    report = _report(store, table, start, end, started)
+    report.inventory_problems = [str(p) for p in inv.problems]
+    return report
 
 
 def _row(check: Any, system: Any, f: Finding, start: dt.datetime, end: dt.datetime,

@@ -64,7 +64,7 @@ def run(ctx: Context) -> list[Finding]:
     exposed = fw.filter(pl.col("allowed") & pl.col("internet") & pl.col("port").is_in(list(HIGH_RISK_PORTS))) \
         .collect()
     broad = (fw.filter(pl.col("allowed") & pl.col("internet") & ~pl.col("port").is_in(_WEB_PORTS))
-             .group_by("system", "src_ip", pl.coalesce("dst_ip").alias("target"))
+             .group_by("system", "src_ip", pl.col("dst_ip").alias("target"))
              .agg(pl.col("port").n_unique().alias("ports"), pl.col("policy").drop_nulls().unique().sort(),
                   pl.col("ts").min(), pl.col("file").first(), pl.col("line_no").first())
              .filter(pl.col("ports") >= BROAD_PORTS).collect())

@@ -114,7 +114,7 @@ def _detection(sid: str, clause: str, attacks: pl.DataFrame, ids: pl.DataFrame, 
     seen = sources.filter(pl.col("src_ip").is_in(list(reported_by)))
     missed = sources.filter(~pl.col("src_ip").is_in(list(reported_by)))
     if ids.height:
-        ids_note = f"IDS/WAF 对该系统的告警 {ids.height} 条"
+        ids_note = f"IDS/WAF 对该系统的告警 {ids.height} 条" + (f",记录该系统的流量 {sensed} 条" if sensed else "")
     elif sensed:
         ids_note = f"IDS 记录了该系统的流量 {sensed} 条,但没有告警"
     else:
@@ -125,7 +125,7 @@ def _detection(sid: str, clause: str, attacks: pl.DataFrame, ids: pl.DataFrame, 
                         for r in rows.head(5).iter_rows(named=True))
 
     if sources.height == 0:
-        if ids.height:
+        if ids.height or sensed:
             return Finding(sid, clause, PARTIAL, "IDS/WAF 在监测该系统,期间未见其未报告的攻击",
                            evidence=ids_note, examples=examples(ids, 3),
                            to_verify="IDS/WAF 部署在关键网络节点、规则库及时更新、覆盖互联网和内部发起的攻击")

@@ -50,7 +50,7 @@ def run(ctx: Context) -> list[Finding]:
                   .collect())
     hits: dict[str, list[dict]] = {}
     for row in candidates.iter_rows(named=True):
-        found = pii.find(row["url"]) + [f for f in pii.find(row["referer"])]
+        found = pii.find(row["url"]) + pii.find(row["referer"])
         if found:
             hits.setdefault(row["system"], []).append({**row, "found": found})
     out = []
