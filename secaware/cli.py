@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -237,6 +238,132 @@ def incidents_note(store: Path, incident_id: str, text: str | None, status: str 
     except SecawareError as exc:
         raise _fail(exc) from exc
     click.echo(f"{row['incident_id']}: status {row['status']}; notes:\n{row['notes'] or ''}")
+
+
+@cli.command()
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write to this file instead of stdout (required for parquet on a terminal).")
+@click.option("--max-rows", default=100, show_default=True, help="Rows shown in table format.")
+def query(store: Path, sql: str, fmt: str, out: Path | None, max_rows: int) -> None:
+    """Run read-only SQL over the store: events, rejects, alerts, anomalies, incidents, compliance.
+
+    Example: secaware query --store store "SELECT src_ip, count(*) AS n FROM alerts GROUP BY src_ip ORDER BY n DESC"
+    """
+    from secaware.report_text import table
+    from secaware.sql import query as run_query
+
+    try:
+        result = run_query(store, sql)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if fmt == "parquet":
+        if out is None and sys.stdout.isatty():
+            raise click.UsageError("parquet output is binary: give --out FILE or redirect stdout")
+        result.write_parquet(out if out is not None else sys.stdout.buffer)
+        return
+    if fmt == "table":
+        text = table(result, max_rows=max_rows) + f"\n({result.height:,} rows)"
+    elif fmt == "csv":
+        text = result.write_csv()
+    else:
+        text = json.dumps(result.to_dicts(), ensure_ascii=False, default=str, indent=1)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.argument("entity_type", type=click.Choice(["ip", "user", "host", "system"]))
+@click.argument("value")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--since", default=None, help="From this date or time.")
+@click.option("--until", default=None, help="Before this date or time.")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --since/--until without one.")
+@click.option("--limit", default=200, show_default=True, help="Rows of each kind shown.")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (for `hunt system`).")
+@click.option("--json", "as_json", is_flag=True, help="Print counts and timeline as JSON.")
+def hunt(entity_type: str, value: str, store: Path, since: str | None, until: str | None, tz: str, limit: int,
+         inventory_path: Path | None, as_json: bool) -> None:
+    """Timeline of one ip, user, host or system across events, alerts, anomalies and incidents."""
+    from secaware.hunt import hunt as run_hunt
+    from secaware.report_text import safe, table
+
+    try:
+        result = run_hunt(store, entity_type, value, since=_when(since, tz, "--since"),
+                          until=_when(until, tz, "--until"), limit=limit, inventory=inventory_path)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
+        return
+    counts = ", ".join(f"{n:,} {k}s" for k, n in result.counts.items())
+    click.echo(f"{entity_type} {safe(value)}: {counts or 'nothing found'}")
+    if result.timeline.height:
+        shown = result.timeline.with_columns(_ts_text())
+        click.echo(table(shown.select("ts", "kind", "summary", "where", "id"), max_width=100))
+
+
+def _ts_text() -> Any:
+    import polars as pl
+
+    return pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@cli.group()
+def show() -> None:
+    """Everything about one alert or incident, including the raw log lines (file:line)."""
+
+
+def _print_finding(finding: Any) -> None:
+    from secaware.report_text import safe, table
+
+    for key, value in finding.record.items():
+        if value is None or value == []:
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(v) if not isinstance(v, dict) else f"{v.get('rule_title')} ×{v.get('count')}"
+                              for v in value[:20]) + (f" (+{len(value) - 20})" if len(value) > 20 else "")
+        click.echo(f"{key:>18}: {safe(value, 400)}")
+    if finding.alerts is not None and finding.alerts.height:
+        click.echo("\nalerts:")
+        click.echo(table(finding.alerts.with_columns(_ts_text()), max_width=60, max_rows=50))
+    click.echo("\nraw lines:")
+    for row in finding.lines.iter_rows(named=True):
+        click.echo(f"{safe(row['file'])}:{row['line_no']}: {safe(row['raw'], 2000)}")
+    if finding.more_lines:
+        click.echo(f"... {finding.more_lines:,} more lines")
+
+
+@show.command("alert")
+@click.argument("alert_id")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+def show_alert(alert_id: str, store: Path) -> None:
+    """One alert: rule, origin, and the raw line (for a correlation, the lines of its window)."""
+    from secaware.show import show_alert as find
+
+    try:
+        _print_finding(find(store, alert_id))
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+
+
+@show.command("incident")
+@click.argument("incident_id")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+def show_incident(incident_id: str, store: Path) -> None:
+    """One incident: summary, grade, its alerts in time order and the raw lines behind them."""
+    from secaware.show import show_incident as find
+
+    try:
+        _print_finding(find(store, incident_id))
+    except SecawareError as exc:
+        raise _fail(exc) from exc
 
 
 @cli.group()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+import polars as pl
 
 from secaware.ingest.pipeline import IngestReport, ProgressFn
 
@@ -39,6 +42,35 @@ def ingest_summary(report: IngestReport) -> str:
 
 
 LEVELS = ("critical", "high", "medium", "low", "informational")
+
+#: Characters a log line must never send to a terminal: controls (escape sequences can rewrite the
+#: screen or the title, or hide text) and bidirectional overrides (text that reads differently
+#: from what it is).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def safe(value: object, width: int | None = None) -> str:
+    """Text from the store made safe to print: controls shown as escapes, long values cut with a mark."""
+    text = "" if value is None else str(value)
+    text = _UNSAFE.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100
+                       else f"\\u{ord(m.group(0)):04x}", text).replace("\n", "\\n").replace("\t", " ")
+    if width is not None and len(text) > width:
+        text = text[: max(width - 1, 1)] + "…"
+    return text
+
+
+def table(frame: pl.DataFrame, *, max_width: int = 80, max_rows: int | None = None) -> str:
+    """A plain aligned table of any frame, every cell passed through `safe`."""
+    rows = frame.head(max_rows) if max_rows is not None else frame
+    cells = [[safe(c) for c in frame.columns]]
+    for row in rows.iter_rows():
+        cells.append([safe(v if not isinstance(v, float) else round(v, 4), max_width) for v in row])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(frame.columns))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if max_rows is not None and frame.height > max_rows:
+        lines.append(f"... {frame.height - max_rows:,} more rows")
+    return "\n".join(lines)
 
 
 def detect_summary(report: DetectReport) -> str:
