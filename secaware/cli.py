@@ -183,11 +183,12 @@ def rules_test(paths: tuple[Path, ...]) -> None:
 
 
 def _duration(value: str, option: str) -> dt.timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = value.strip().lower()
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+    from secaware.config import parse_duration
+
+    duration = parse_duration(value)
+    if duration is None:
         raise click.BadParameter(f"{value!r} is not a duration like 30m, 2h or 1d", param_hint=option)
-    return dt.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    return duration
 
 
 @cli.group(invoke_without_command=True)
@@ -396,6 +397,124 @@ def inventory_check(path: Path | None, as_json: bool) -> None:
                    f"prefectures ({levels[3]} at level 3, {levels[2]} at level 2), {len(inv.problems)} problems")
     if inv.problems:
         sys.exit(1)
+
+
+@cli.command("run")
+@click.option("--config", "config_path", default=None, type=click.Path(path_type=Path),
+              help="Configuration file (default: secaware.toml here if it exists).")
+@click.option("--store", "store", default=None, type=click.Path(path_type=Path), help="Store (overrides config).")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (overrides config).")
+@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path), help="Rule folder or file.")
+@click.option("--allowlist", default=None, type=click.Path(path_type=Path), help="Scanner allowlist file.")
+@click.option("--collect", "collect", multiple=True, type=click.Path(path_type=Path),
+              help="Collector directory to read (repeatable; prefecture from its name); replaces the config's.")
+@click.option("--tz", default=None, help="Time zone of --collect directories (default Asia/Shanghai).")
+@click.option("--settle", default=None, type=float, help="Seconds a file must be quiet before its last line is read.")
+@click.option("--fail-on", "fail_on", default=None, type=click.Choice(["low", "medium", "high", "critical"]),
+              help="Exit 3 when new or updated incidents reach this severity.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run_command(config_path: Path | None, store: Path | None, inventory_path: Path | None, rules: tuple[Path, ...],
+                allowlist: Path | None, collect: tuple[Path, ...], tz: str | None, settle: float | None,
+                fail_on: str | None, as_json: bool) -> None:
+    """The nightly job: ingest every collector, then detect and incidents, each only on what is new.
+
+    Exit codes: 0 ok, 1 error, 2 usage or configuration error, 3 --fail-on found incidents,
+    75 another run holds the store's lock.
+    """
+    from secaware.config import Collector, Config, load_config
+    from secaware.nightly import EXIT_LOCKED, EXIT_USAGE, LockHeld, run
+
+    if config_path is None and Path("secaware.toml").exists():
+        config_path = Path("secaware.toml")
+    try:
+        cfg = load_config(config_path) if config_path is not None else Config()
+    except SecawareError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if config_path is None:
+        cfg.problems = []
+    cfg.store = store or cfg.store
+    cfg.inventory = inventory_path or cfg.inventory
+    cfg.rules = list(rules) or cfg.rules
+    cfg.allowlist = allowlist or cfg.allowlist
+    cfg.settle = settle if settle is not None else cfg.settle
+    if collect:
+        cfg.collectors = [Collector(p, None, tz or "Asia/Shanghai") for p in collect]
+    if cfg.store is None:
+        cfg.problems.append("no store: give --store or store = ... in the configuration")
+    if not cfg.collectors:
+        cfg.problems.append("nothing to read: give --collect DIR or [[collectors]] in the configuration")
+    if cfg.problems:
+        for problem in cfg.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        report = run(cfg, fail_on=fail_on)
+    except LockHeld as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except SecawareError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        from secaware.report_text import run_summary
+
+        click.echo(run_summary(report))
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--keep", "keep", required=True, type=int, help="Days of data to keep (at least 183 unless --force).")
+@click.option("--force", is_flag=True, help="Allow keeping less than the legal six months.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+def retain(store: Path, keep: int, force: bool, as_json: bool) -> None:
+    """Remove data older than --keep days from every table and its files (Delta vacuum)."""
+    from secaware.nightly import EXIT_LOCKED, LockHeld, StoreLock
+    from secaware.retain import retain as run_retain
+
+    try:
+        with StoreLock(Path(store), "retain"):
+            report = run_retain(store, keep, force=force)
+    except LockHeld as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        rows = ", ".join(f"{n:,} {t}" for t, n in report.deleted.items()) or "nothing"
+        click.echo(f"removed rows older than {report.cutoff}: {rows}; {report.files_removed} files deleted")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The nightly configuration file (TOML)."""
+
+
+@config_group.command("check")
+@click.option("--config", "config_path", default="secaware.toml", show_default=True,
+              type=click.Path(path_type=Path), help="Configuration file to check.")
+def config_check(config_path: Path) -> None:
+    """Validate the configuration: every setting, path, prefecture, zone and format; exit 2 on a problem."""
+    from secaware.config import load_config
+    from secaware.nightly import EXIT_USAGE
+
+    try:
+        cfg = load_config(config_path)
+    except SecawareError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for problem in cfg.problems:
+        click.echo(f"error: {problem}", err=True)
+    if cfg.problems:
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{cfg.path}: ok: store {cfg.store}, {len(cfg.collectors)} collectors, "
+               f"rules {', '.join(map(str, cfg.rules)) or 'shipped pack'}, inventory {cfg.inventory or 'default'}")
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from secaware.ingest.pipeline import IngestReport, ProgressFn
 if TYPE_CHECKING:
     from secaware.detect.pipeline import DetectReport
     from secaware.detect.rules import Compilation
+    from secaware.nightly import RunReport
 
 #: Show a progress bar only for inputs at least this big, and only on a terminal.
 PROGRESS_MIN_BYTES = 64 << 20
@@ -87,6 +88,24 @@ def detect_summary(report: DetectReport) -> str:
     ]
     if report.failed:
         lines.append(f"{len(report.failed)} rules not used (see `secaware rules check`)")
+    return "\n".join(lines)
+
+
+def run_summary(report: RunReport) -> str:
+    """A few lines: what each stage read and found, where the report is, and the outcome."""
+    lines = []
+    for st in report.stages:
+        if st.error:
+            lines.append(f"{st.name:10} FAILED after {st.seconds:.1f}s: {st.error}")
+            continue
+        facts = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                          else f"{k.replace('_', ' ')}" for k, v in st.summary.items() if v not in (False, None, 0))
+        lines.append(f"{st.name:10} {st.seconds:6.1f}s  {facts or 'nothing new'}")
+    if report.report_path:
+        lines.append(f"report: {report.report_path}")
+    if report.fail_on:
+        lines.append(f"{report.failing_incidents} new or updated incidents at or above {report.fail_on}")
+    lines.append(f"done in {report.seconds:.1f}s, exit code {report.exit_code}; store {report.store}")
     return "\n".join(lines)
 
 
