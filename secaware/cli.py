@@ -491,6 +491,47 @@ def retain(store: Path, keep: int, force: bool, as_json: bool) -> None:
         click.echo(f"removed rows older than {report.cutoff}: {rows}; {report.files_removed} files deleted")
 
 
+@cli.command("report")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--out", "out", default="reports", show_default=True, type=click.Path(path_type=Path),
+              help="Folder to write the report into.")
+@click.option("--period", default=None, help="FROM..TO (dates or times; default: all the events).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--prefecture", "prefecture", multiple=True, help="Only these prefectures (code or name; repeatable).")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path), help="Inventory file.")
+@click.option("--models", default=None, type=click.Path(path_type=Path), help="Models folder (for the appendix).")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --period without one.")
+@click.option("--no-mask", "no_mask", is_flag=True,
+              help="Show personal information (ID, mobile, card numbers) unmasked. Only for authorized use.")
+def report_command(store: Path, out: Path, period: str | None, lang: str, prefecture: tuple[str, ...],
+                   inventory_path: Path | None, models: Path | None, tz: str, no_mask: bool) -> None:
+    """Write the HTML report (index, prefectures, incidents, systems, appendix) with summary.json and CSVs."""
+    from secaware import prefectures as pref
+    from secaware.report import report as run_report
+
+    window = None
+    if period:
+        lo, sep, hi = period.partition("..")
+        if not sep or not lo or not hi:
+            raise click.BadParameter("use FROM..TO, e.g. 2026-11-01..2026-12-01", param_hint="--period")
+        window = (_when(lo, tz, "--period"), _when(hi, tz, "--period"))
+    codes = []
+    for p in prefecture:
+        code = pref.resolve(p)
+        if code is None:
+            raise click.BadParameter(f"{p!r} is not one of Gansu's 14 prefectures", param_hint="--prefecture")
+        codes.append(code)
+    try:
+        result = run_report(store, out, period=window, lang=lang, prefectures=codes or None,  # type: ignore[arg-type]
+                            inventory=inventory_path, mask=not no_mask, models=models)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if result.missing:
+        click.echo(f"not in the store yet (the report says so): {', '.join(result.missing)}", err=True)
+    click.echo(f"{result.pages} pages, largest {result.largest_page / 1e3:,.0f} kB, in {result.seconds:.1f}s")
+    click.echo(result.index)
+
+
 @cli.group("config")
 def config_group() -> None:
     """The nightly configuration file (TOML)."""

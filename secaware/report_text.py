@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from secaware.ingest.pipeline import IngestReport, ProgressFn
+from secaware.visible import visible
 
 if TYPE_CHECKING:
     from secaware.detect.pipeline import DetectReport
@@ -44,17 +44,10 @@ def ingest_summary(report: IngestReport) -> str:
 
 LEVELS = ("critical", "high", "medium", "low", "informational")
 
-#: Characters a log line must never send to a terminal: controls (escape sequences can rewrite the
-#: screen or the title, or hide text) and bidirectional overrides (text that reads differently
-#: from what it is).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
-
-
 def safe(value: object, width: int | None = None) -> str:
     """Text from the store made safe to print: controls shown as escapes, long values cut with a mark."""
     text = "" if value is None else str(value)
-    text = _UNSAFE.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100
-                       else f"\\u{ord(m.group(0)):04x}", text).replace("\n", "\\n").replace("\t", " ")
+    text = visible(text.replace("\n", "\\n").replace("\t", " "))
     if width is not None and len(text) > width:
         text = text[: max(width - 1, 1)] + "…"
     return text
