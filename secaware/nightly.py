@@ -151,8 +151,18 @@ def _incidents(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     return {"incidents": rep.incidents, "new": rep.new, "updated": rep.updated}
 
 
-#: The stages in order; later issues add anomalies, compliance and report here.
-STAGES: list[tuple[str, Stage]] = [("ingest", _ingest), ("detect", _detect), ("incidents", _incidents)]
+def _report(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
+    from secaware.report import report
+
+    result = report(store, cfg.report_dir or Path("reports"), lang=cfg.lang, inventory=cfg.inventory,
+                    models=cfg.models)
+    run.report_path = result.index
+    return {"pages": result.pages, "largest_page_kb": result.largest_page // 1000}
+
+
+#: The stages in order; later issues add anomalies and compliance before the report.
+STAGES: list[tuple[str, Stage]] = [("ingest", _ingest), ("detect", _detect), ("incidents", _incidents),
+                                   ("report", _report)]
 
 
 def run(cfg: Config, *, fail_on: str | None = None, progress: Callable[[str], None] | None = None) -> RunReport:

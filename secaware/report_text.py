@@ -94,11 +94,11 @@ def run_summary(report: RunReport) -> str:
         facts = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) and not isinstance(v, bool)
                           else f"{k.replace('_', ' ')}" for k, v in st.summary.items() if v not in (False, None, 0))
         lines.append(f"{st.name:10} {st.seconds:6.1f}s  {facts or 'nothing new'}")
-    if report.report_path:
-        lines.append(f"report: {report.report_path}")
     if report.fail_on:
         lines.append(f"{report.failing_incidents} new or updated incidents at or above {report.fail_on}")
     lines.append(f"done in {report.seconds:.1f}s, exit code {report.exit_code}; store {report.store}")
+    if report.report_path:
+        lines.append(f"report: {report.report_path}")
     return "\n".join(lines)
 
 

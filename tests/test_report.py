@@ -21,8 +21,8 @@ from secaware.cli import cli
 from secaware.detect import detect
 from secaware.incidents import incidents
 from secaware.ingest import ingest
+from secaware.privacy import id_number_valid, luhn_valid, mask_pii
 from secaware.report import report
-from secaware.report.privacy import id_number_valid, luhn_valid, mask_pii
 
 RULES = """
 title: Script tag in request

@@ -29,9 +29,9 @@ from markupsafe import Markup, escape
 from secaware.errors import SecawareError
 from secaware.inventory import Inventory, attribute, load_inventory
 from secaware.prefectures import PREFECTURES
+from secaware.privacy import mask_pii
 from secaware.report import charts
 from secaware.report.labels import Labels
-from secaware.report.privacy import mask_pii
 from secaware.schema import ALERTS, EVENTS, INCIDENTS, INGEST_LOG, REJECTS
 from secaware.store import Store
 from secaware.visible import visible
