@@ -85,6 +85,26 @@ def load_payloads(cls: str, datasets: Path | None = None) -> list[str]:
     return list(seen)
 
 
+_LIST_COMMENT = re.compile(r"^#\s*[A-Za-z]")
+_CONTENT_FREE = re.compile(r"[A-Za-z0-9\s_.,%-]*")
+
+
+def is_attack_bearing(payload: str) -> bool:
+    """Whether a list entry carries attack syntax a signature can tell from an ordinary value.
+
+    Left out: entries shorter than 3 characters (a lone quote, `||`), the lists' own comment lines
+    (`# from wapiti`), and entries that once decoded hold nothing but letters, digits, blanks and
+    `_ . , % -`: bare words such as `update`, `sysinfo` or `order by`, numbers, prose. Those are
+    ordinary parameter values; flagging them would flag every search box.
+    """
+    from secaware.detect.decode import decode_value
+
+    text = payload.strip()
+    if len(text) < 3 or _LIST_COMMENT.match(text):
+        return False
+    return not _CONTENT_FREE.fullmatch(decode_value(text, True))
+
+
 def encode(payload: str) -> str:
     """Percent-encode a payload for a query string; escapes it already spells are sent as they are."""
     return "".join(part if _ESCAPE.fullmatch(part) else quote(part, safe="") for part in _ESCAPE.split(payload))
@@ -209,22 +229,30 @@ def main(argv: list[str] | None = None) -> int:
     for file, reason in compilation.failed:
         print(f"  FAILED {file}: {reason}", file=out)
 
-    print("\nrecall on attack payload lists (one payload per request, in a query parameter)", file=out)
-    print(f"  {'class':10} {'n':>7} {'detected':>9} {'recall':>7} {'target':>7}  {'time':>6}  top rules", file=out)
+    print("\nrecall on attack payload lists (one payload per request, in a query parameter); the target applies to",
+          file=out)
+    print("the attack-bearing entries (see is_attack_bearing), all entries shown beside them", file=out)
+    print(f"  {'class':10} {'bearing':>8} {'detected':>9} {'recall':>7} {'target':>7} | {'all':>6} {'detected':>9} "
+          f"{'recall':>7} | {'time':>5}  top rules", file=out)
     for cls, target in TARGETS.items():
         payloads = load_payloads(cls)
         res = run(attack_lines(payloads), rules)
-        recall = len(res.hit) / len(payloads)
+        bearing = [i for i, p in enumerate(payloads) if is_attack_bearing(p)]
+        found = [i for i in bearing if i in res.hit]
+        recall, recall_all = len(found) / len(bearing), len(res.hit) / len(payloads)
         ok &= recall >= target and res.rejects == 0
         top = ", ".join(f"{t} {n}" for t, n in res.rules.most_common(3))
         verdict = "ok" if recall >= target else "FAIL"
-        print(f"  {cls:10} {len(payloads):7d} {len(res.hit):9d} {recall:7.3f} {target:7.2f}  {res.seconds:5.1f}s  "
-              f"{verdict}; {top}" + (f"; {res.rejects} lines rejected by the parser" if res.rejects else ""), file=out)
-        misses = [p for i, p in enumerate(payloads) if i not in res.hit]
+        print(f"  {cls:10} {len(bearing):8d} {len(found):9d} {recall:7.3f} {target:7.2f} | {len(payloads):6d} "
+              f"{len(res.hit):9d} {recall_all:7.3f} | {res.seconds:4.1f}s  {verdict}; {top}"
+              + (f"; {res.rejects} lines rejected by the parser" if res.rejects else ""), file=out)
+        misses = [payloads[i] for i in bearing if i not in res.hit]
         for p in misses[: args.show_misses]:
             print(f"      miss: {p[:160]}", file=out)
-        report["recall"][cls] = {"n": len(payloads), "detected": len(res.hit), "recall": round(recall, 4),  # type: ignore[index]
-                                 "rejects": res.rejects, "seconds": round(res.seconds, 2)}
+        report["recall"][cls] = {  # type: ignore[index]
+            "attack_bearing": len(bearing), "detected": len(found), "recall": round(recall, 4),
+            "all": len(payloads), "detected_all": len(res.hit), "recall_all": round(recall_all, 4),
+            "rejects": res.rejects, "seconds": round(res.seconds, 2)}
 
     print("\nfalse positives on benign traffic (share of lines alerted by any rule)", file=out)
     for name, lines in (("elastic apache_logs_17-18may", elastic_lines()), ("csic2010 normalTrafficTraining",
