@@ -68,3 +68,64 @@ def test_header_lines_are_parsed_first(tmp_path: Path) -> None:
     results = _run(tmp_path, f"examples:\n  format: iis\n  header: ['{header}']\n  match: ['{line}']\n"
                              f"  nomatch: ['{line.replace('+union+select+1', '')}']\n")
     assert all(ok for _, ok, _ in results), results
+
+
+CORRELATED = """
+title: Failed SSH login
+id: 0b6f4c3e-1d2a-4e5f-8a9b-0c1d2e3f4a5b
+name: failed
+status: experimental
+logsource: {product: linux, service: sshd}
+detection:
+  sel:
+    event_action: login_failed
+  condition: sel
+examples:
+  format: sshd
+  match: ['Nov 23 01:12:00 h sshd[1]: Failed password for root from 198.51.100.7 port 1 ssh2']
+  nomatch: ['Nov 23 01:12:00 h sshd[1]: Accepted password for root from 198.51.100.7 port 1 ssh2']
+---
+title: Three failures in a minute
+id: 1c7a5d4f-2e3b-4f6a-9b0c-1d2e3f4a5b6c
+status: experimental
+level: medium
+correlation:
+  type: event_count
+  rules: [failed]
+  group-by: [src_ip]
+  timespan: 1m
+  condition: {gte: 3}
+examples:
+  format: sshd
+  match:
+    - |
+      Nov 23 01:12:00 h sshd[1]: Failed password for root from 198.51.100.7 port 1 ssh2
+      Nov 23 01:12:20 h sshd[1]: Failed password for root from 198.51.100.7 port 2 ssh2
+      Nov 23 01:12:40 h sshd[1]: Failed password for root from 198.51.100.7 port 3 ssh2
+  nomatch:
+    - |
+      Nov 23 01:12:00 h sshd[1]: Failed password for root from 198.51.100.7 port 1 ssh2
+      Nov 23 01:12:20 h sshd[1]: Failed password for root from 198.51.100.8 port 2 ssh2
+      Nov 23 01:13:40 h sshd[1]: Failed password for root from 198.51.100.7 port 3 ssh2
+"""
+
+
+def test_correlation_examples_run_through_correlate(tmp_path: Path) -> None:
+    (tmp_path / "corr.yml").write_text(CORRELATED)
+    compilation = compile_rules([tmp_path])
+    assert compilation.failed == [] and len(compilation.correlations) == 1
+    results = run_examples(compilation)
+    assert [(r.title, r.expected, r.passed) for r in results] == [
+        ("Failed SSH login", "match", True), ("Failed SSH login", "nomatch", True),
+        ("Three failures in a minute", "match", True), ("Three failures in a minute", "nomatch", True)]
+
+
+def test_correlation_example_that_does_not_hold_says_why(tmp_path: Path) -> None:
+    swapped = CORRELATED.replace("  match:\n    - |", "  MATCH:\n    - |").replace(
+        "  nomatch:\n    - |", "  match:\n    - |").replace("  MATCH:\n    - |", "  nomatch:\n    - |")
+    (tmp_path / "corr.yml").write_text(swapped)
+    results = [r for r in run_examples(compile_rules([tmp_path])) if r.title == "Three failures in a minute"]
+    reasons = sorted(r.reason for r in results)
+    assert reasons == [
+        "expected match, but the correlation did not fire; 3 of 3 lines matched its base rules",
+        "expected nomatch, but the correlation fired for src_ip=198.51.100.7 (value 3)"]

@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "rules"
 SINGLE_EVENT_DIRS = ("web", "linux", "network")
 CORRELATIONS = RULES / "correlation"
-PENDING = "correlation rules are not compiled yet"
 
 #: GB/T 22239-2019 level-3 technical clauses (8.1.2 communication network, 8.1.3 area boundary,
 #: 8.1.4 computing environment, 8.1.5 security management centre) a rule may cite.
@@ -33,6 +32,7 @@ MLPS_CLAUSES = {f"8.1.2.{i}" for i in range(1, 4)} | {f"8.1.3.{i}" for i in rang
 LEVELS = {"informational", "low", "medium", "high", "critical"}
 
 PACK: Compilation = compile_rules([RULES / d for d in SINGLE_EVENT_DIRS])
+FULL: Compilation = compile_rules([RULES])
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
@@ -67,15 +67,17 @@ def test_single_event_rules_all_compile() -> None:
     assert 50 <= len(PACK.rules) <= 80
 
 
-def test_whole_pack_compiles_with_only_correlations_pending() -> None:
-    try:
-        result = compile_rules([RULES])
-    except IndexError:
-        pytest.xfail("compile_rules does not yet handle base rules of correlations (generate: false, "
-                     "pySigma returns no query for them)")
-    unexpected = [(f, reason) for f, reason in result.failed
-                  if not (reason == PENDING and Path(f).parent == CORRELATIONS)]
-    assert unexpected == []
+def test_whole_pack_compiles_with_its_correlations() -> None:
+    assert FULL.failed == []
+    assert len(FULL.correlations) == len([d for p in CORRELATIONS.glob("*.yml") for d in _documents(p)
+                                          if "correlation" in d])
+    base = {i for c in FULL.correlations for i in c.base if i < len(FULL.rules)}
+    assert all(not FULL.rules[i].output for i in base), "base rules do not alert on their own"
+    assert all(r.output for i, r in enumerate(FULL.rules) if i not in base)
+    blocks = {i - len(FULL.rules) for c in FULL.correlations for i in c.base if i >= len(FULL.rules)}
+    assert [c.title for j, c in enumerate(FULL.correlations) if not c.output] == [
+        FULL.correlations[j].title for j in sorted(blocks)]
+    assert [c.level for c in FULL.correlations if not c.output] == ["informational"] * len(blocks)
 
 
 def test_ids_titles_and_names_are_unique() -> None:
@@ -142,7 +144,11 @@ def test_rule_examples_pass(rule: CompiledRule) -> None:
 
 @pytest.mark.parametrize(("path", "doc"), _correlation_documents())
 def test_correlation_file_documents(path: Path, doc: dict[str, Any]) -> None:
-    _check_metadata(doc, standalone="correlation" in doc)
+    referenced = {r for d in _documents(path) if "correlation" in d for r in d["correlation"]["rules"]}
+    building_block = doc.get("name") in referenced
+    _check_metadata(doc, standalone=not building_block)
+    if building_block:
+        assert doc["level"] == "informational", "a building block does not alert on its own"
     examples = doc.get("examples") or {}
     assert examples.get("format") and examples.get("match") and examples.get("nomatch")
     if "correlation" in doc:
@@ -173,13 +179,13 @@ def test_correlations_resolve_their_rules(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", sorted(CORRELATIONS.glob("*.yml")), ids=lambda p: p.stem)
-def test_correlation_base_rules_examples_pass(path: Path, tmp_path: Path) -> None:
-    """The base rules run alone (their correlations removed) so their single-line examples are checked now."""
-    base = [d for d in _documents(path) if "correlation" not in d]
-    (tmp_path / path.name).write_text(yaml.safe_dump_all(base, allow_unicode=True), encoding="utf-8")
-    compiled = compile_rules([tmp_path])
-    assert compiled.failed == []
-    failures = [f"{r.title} {r.expected}: {r.text}\n    {r.reason}" for r in run_examples(compiled) if not r.passed]
+def test_correlation_examples_pass(path: Path) -> None:
+    """Base rules' lines and correlations' blocks, run through the engine's correlate()."""
+    compiled = compile_rules([path])
+    assert compiled.failed == [] and compiled.correlations
+    results = run_examples(compiled)
+    assert {r.title for r in results} >= {c.title for c in compiled.correlations}
+    failures = [f"{r.title} {r.expected}: {r.text[:200]}\n    {r.reason}" for r in results if not r.passed]
     assert failures == [], "\n".join(failures)
 
 
