@@ -80,7 +80,8 @@ def build(store: Store, n_events: int, n_alerts: int, n_incidents: int, seed: in
         "prefecture": pl.Series([s.prefecture for s in systems]).gather(inc_sys[owner]),
         "file": pl.Series([str(base / s.logs[0].replace("**", "access.log")) for s in systems]).gather(inc_sys[owner]),
         "event_id": rng.integers(0, n_events, alert_rows), "line_no": rng.integers(1, 100000, alert_rows),
-        "kind": ["event"] * alert_rows, "count": np.ones(alert_rows, dtype=np.int64), "suppressed": [False] * alert_rows,
+        "kind": ["event"] * alert_rows, "count": np.ones(alert_rows, dtype=np.int64),
+        "suppressed": [False] * alert_rows,
     })
     alerts = alerts.with_columns(pl.col("ts").alias("first_ts"), pl.col("ts").alias("last_ts"))
     for k in range(0, alerts.height, 500_000):
