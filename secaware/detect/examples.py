@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from secaware.detect.correlate import CARRY, correlate, correlation_input
+from secaware.detect.correlate import CARRY, as_events, correlate, correlation_input
 from secaware.detect.decode import decode_frame
 from secaware.detect.engine import ROW, match, matchable
 from secaware.detect.rules import Compilation, CompiledRule
@@ -217,9 +217,7 @@ def _run_correlation(comp: Compilation, j: int) -> list[ExampleResult]:
         for k in chain:
             episodes = correlate(tagged, comp.correlations[k])
             if k != j:  # its episodes are events of the correlations built on it
-                tagged = pl.concat([tagged, episodes.select([c for c in ("ts", *CARRY) if c in episodes.columns])
-                                    .with_columns(pl.lit(len(comp.rules) + k, dtype=pl.UInt32).alias("rule"))],
-                                   how="diagonal_relaxed")
+                tagged = pl.concat([tagged, as_events(episodes, len(comp.rules) + k)], how="diagonal_relaxed")
         assert episodes is not None
         fired = episodes.height > 0
         if fired == (expected == MATCH):
