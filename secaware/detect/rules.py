@@ -23,6 +23,7 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
 from sigma.rule import SigmaRule
 from sigma.rule.base import SigmaRuleBase
+from sigma.types import SigmaString
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
 from secaware.schema import EVENT_COLUMNS
@@ -267,7 +268,9 @@ def _spells_encoding(rule: SigmaRule) -> bool:
                 yield from values(item)
             else:
                 yield from item.value
-    return any(_ENCODED.search(str(v)) for d in rule.detection.detections.values() for v in values(d))
+    # only plain strings: in a regular expression `+` is a quantifier, not an encoded space
+    return any(isinstance(v, SigmaString) and _ENCODED.search(str(v))
+               for d in rule.detection.detections.values() for v in values(d))
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
