@@ -23,7 +23,7 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
 from sigma.rule import SigmaRule
 from sigma.rule.base import SigmaRuleBase
-from sigma.types import SigmaString
+from sigma.types import SigmaRegularExpression, SigmaString
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
 from secaware.schema import EVENT_COLUMNS
@@ -268,8 +268,9 @@ def _spells_encoding(rule: SigmaRule) -> bool:
                 yield from values(item)
             else:
                 yield from item.value
-    # only plain strings: in a regular expression `+` is a quantifier, not an encoded space
-    return any(isinstance(v, SigmaString) and _ENCODED.search(str(v))
+    # A regular expression runs on both forms: it may spell encodings, and where decoding mangles
+    # a payload (overlong UTF-8 such as %c0%ae) the logged text is what still shows the attack.
+    return any(isinstance(v, SigmaRegularExpression) or (isinstance(v, SigmaString) and _ENCODED.search(str(v)))
                for d in rule.detection.detections.values() for v in values(d))
 
 
