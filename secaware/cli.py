@@ -612,7 +612,7 @@ def compliance(store: Path, inventory_path: Path | None, period: str | None, tz:
 
     Each verdict is 不符合 (the logs show a violation), 部分符合 (the logs agree; a person still checks the
     configuration, 需人工核查), 证据不足 or 不适用, with the clause, the evidence and example lines. Logs
-    never prove 符合. A rerun for the same period replaces that period's verdicts.
+    never prove 符合. Each run replaces the table (earlier runs remain as earlier Delta versions).
     """
     from secaware.compliance import compliance as run_compliance
     from secaware.compliance import parse_period

@@ -250,8 +250,8 @@ COMPLIANCE_COLUMNS: tuple[Column, ...] = (
     _c("to_verify", pl.String(), "What a person must still check (configuration, documents) to settle the item.",
        None),
     _c("period_start", UTC_TS, "Start of the period judged (inclusive).", "event.start"),
-    _c("period_end", UTC_TS, "End of the period judged (exclusive). A rerun for the same period replaces its rows; "
-       "other periods are kept.", "event.end"),
+    _c("period_end", UTC_TS, "End of the period judged (exclusive). Each run replaces the table; earlier runs are "
+       "earlier Delta versions.", "event.end"),
     _c("checked_at", UTC_TS, "When the verdict was written.", "event.created"),
 )
 

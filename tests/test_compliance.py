@@ -434,7 +434,7 @@ def test_every_check_names_real_items_at_both_levels() -> None:
     assert len(items()) == 116
 
 
-def test_the_table_reruns_per_period_and_never_claims_compliance(tmp_path) -> None:
+def test_each_run_replaces_the_table_and_never_claims_compliance(tmp_path) -> None:
     logs = {"web/auth.log": ssh_login(60, "tw-web-01", "ops", "10.5.250.10", 6500),
             "oa/access.log": [web(60, "10.5.110.3", "/oa/login.do")]}
     table = judge(tmp_path, logs)
@@ -454,10 +454,14 @@ def test_the_table_reruns_per_period_and_never_claims_compliance(tmp_path) -> No
     again = CliRunner().invoke(cli, ["compliance", "--store", str(store), "--inventory", str(inventory),
                                      "--period", "2026-11-23..2026-11-23", "--json"])
     assert '"rows": 35' in again.output
-    # the default period is the whole local days of the events: that same day, so its rows were replaced
-    assert read_table(store, "compliance").height == 35
+    # each run replaces the table; the earlier runs are earlier Delta versions
     two_days = CliRunner().invoke(cli, ["compliance", "--store", str(store), "--inventory", str(inventory),
                                         "--period", "2026-11-22..2026-11-23"])
-    assert two_days.exit_code == 0 and read_table(store, "compliance").height == 70
+    assert two_days.exit_code == 0
+    latest = read_table(store, "compliance")
+    assert latest.height == 35 and latest["period_start"].unique().to_list() == [
+        dt.datetime(2026, 11, 21, 16, tzinfo=dt.UTC)]
+    first = pl.read_delta(str(store / "compliance"), version=0)
+    assert first.height == 35 and first["period_end"][0] == dt.datetime(2026, 11, 23, 16, tzinfo=dt.UTC)
     bad = CliRunner().invoke(cli, ["compliance", "--store", str(store), "--period", "yesterday"])
     assert bad.exit_code == 2 and "--period" in bad.output

@@ -18,10 +18,13 @@ planted scenario.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 
 from secaware.compliance import compliance
+from secaware.detect import detect
 from secaware.ingest import ingest
 from tests.conftest import ROOT, read_table
 
@@ -46,11 +49,17 @@ CLEAN_PREFECTURES = {"620200", "622900", "623000"}
 
 
 @pytest.fixture(scope="module")
-def sample_compliance(tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, object]:
+def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("compliance") / "store"
     ingest([SAMPLES], store, settle_seconds=0)
-    report = compliance(store, inventory=SAMPLES / "inventory.yaml")
-    return read_table(store, "compliance"), report
+    return store
+
+
+@pytest.fixture(scope="module")
+def sample_compliance(sample_store: Path) -> tuple[pl.DataFrame, object]:
+    """Compliance from the events alone, before detect has run."""
+    report = compliance(sample_store, inventory=SAMPLES / "inventory.yaml")
+    return read_table(sample_store, "compliance"), report
 
 
 def test_every_planted_violation_is_found_with_its_clause_and_nothing_else(sample_compliance) -> None:
@@ -93,3 +102,15 @@ def test_high_risk_findings(sample_compliance) -> None:
 def test_the_authorized_scan_is_not_an_attack(sample_compliance) -> None:
     table, _ = sample_compliance
     assert not table["evidence"].str.contains("10.1.9.9", literal=True).any()
+
+
+def test_detect_alerts_add_no_finding_beyond_the_planted_ones(sample_compliance, sample_store: Path) -> None:
+    """With the shipped rule pack's alerts as attack evidence too: a sweep the firewall denied is a prevented
+    attack, and every web attack the rules see was also reported by the IDS, except the Xray scan."""
+    before, _ = sample_compliance
+    detect(sample_store)
+    compliance(sample_store, inventory=SAMPLES / "inventory.yaml")
+    after = read_table(sample_store, "compliance")
+    found = after.filter(pl.col("verdict") == "不符合")
+    assert set(found.select("system", "clause").iter_rows()) == set(PLANTED)
+    assert after.height == before.height

@@ -5,10 +5,11 @@ Logs can refute a control, rarely prove one. So a verdict is 不符合 where the
 evidence then says 需人工核查 and what), 证据不足 where they say nothing either way, and 不适用 where
 the item does not apply. Never 符合, never a score.
 
-The table keeps history by period: a run replaces the rows of its own period (same start and end)
-and keeps every other period's rows, so monthly assessments stay side by side and a rerun of a
-period after more logs arrived corrects it rather than adding to it. The table is small (systems x
-items x periods) and is rewritten in one atomic Delta commit.
+Each run replaces the whole table in one atomic Delta commit, so the table always holds one
+consistent assessment (its period is in every row) and readers such as the report need no
+filtering. Earlier assessments stay readable through Delta time travel (`pl.read_delta(path,
+version=N)`) until the store is vacuumed; keeping them as rows instead would make every reader pick
+the latest run, and a nightly run over a growing period would stack near-duplicates.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def compliance(store: str | Path | Store, *, inventory: str | Path | Inventory |
                     rows.append(_row(check, system, f, start, end, now))
     rows.sort(key=lambda r: (r["prefecture"], r["system"], _clause_key(r["clause"])))
     table = pl.DataFrame(rows, schema=schema(COMPLIANCE))
-    _write(store, table, start, end)
+    _write(store, table)
     report = _report(store, table, start, end, started)
     report.inventory_problems = [str(p) for p in inv.problems]
     return report
@@ -136,12 +137,8 @@ def _resolve_period(store: Store, period: tuple[dt.datetime | None, dt.datetime 
     return start, end
 
 
-def _write(store: Store, table: pl.DataFrame, start: dt.datetime, end: dt.datetime) -> None:
-    """Replace this period's rows, keep the other periods'."""
-    if store.exists(COMPLIANCE):
-        old = store.scan(COMPLIANCE).filter(
-            (pl.col("period_start") != start) | (pl.col("period_end") != end)).collect()
-        table = pl.concat([old.select(table.columns).cast(table.schema), table])
+def _write(store: Store, table: pl.DataFrame) -> None:
+    """One assessment in the table; the previous ones stay in the Delta log's earlier versions."""
     store.replace(COMPLIANCE, table)
 
 

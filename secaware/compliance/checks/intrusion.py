@@ -38,6 +38,7 @@ from secaware.compliance.context import (
     listing,
     service_port,
 )
+from secaware.schema import EVENTS
 
 ID = "intrusion"
 TITLE = "入侵防范"
@@ -78,11 +79,7 @@ def run(ctx: Context) -> list[Finding]:
                       pl.col("source").is_in(WEB_SOURCES), own=True)
            .with_columns(_indicator().alias("kind")).filter(pl.col("kind").is_not_null() & ~ctx.is_scanner("src_ip"))
            .select("system", "ts", "src_ip", "kind", "file", "line_no").collect())
-    alerts = ctx.alerts()
-    if alerts.height:
-        alerts = alerts.filter(pl.col("source").is_in([*WEB_SOURCES, *FIREWALL_SOURCES])
-                               & pl.col("system").is_not_null() & pl.col("src_ip").is_not_null()).select(
-            "system", "ts", "src_ip", pl.concat_str([pl.lit("告警:"), "rule_title"]).alias("kind"), "file", "line_no")
+    alerts = _alerts(ctx)
     fw = ctx.events(["ts", "src_ip", "dst_port", "nat_dst_port", "action", "event_action", "file", "line_no"],
                     pl.col("source").is_in(FIREWALL_SOURCES)).filter(~ctx.is_scanner("src_ip"))
     scans = (fw.group_by("system", "src_ip")
@@ -105,6 +102,22 @@ def run(ctx: Context) -> list[Finding]:
         if len(clauses) > 1:
             out.append(_record_content(system.id, clauses[1], my_ids))
     return out
+
+
+def _alerts(ctx: Context) -> pl.DataFrame:
+    """detect's alerts on the system's web requests, and on firewall sessions the firewall let through (a scan
+    or sweep it denied was prevented, which is what the item asks for)."""
+    alerts = ctx.alerts()
+    if alerts.height == 0:
+        return alerts
+    alerts = alerts.filter(pl.col("source").is_in([*WEB_SOURCES, *FIREWALL_SOURCES])
+                           & pl.col("system").is_not_null() & pl.col("src_ip").is_not_null())
+    ids = alerts.filter(pl.col("source").is_in(FIREWALL_SOURCES))["event_id"].drop_nulls().unique().implode()
+    passed = (ctx.store.scan(EVENTS).filter(pl.col("event_id").is_in(ids))
+              .filter(firewall_allowed()).select("event_id").collect())
+    alerts = alerts.filter(pl.col("source").is_in(WEB_SOURCES) | pl.col("event_id").is_in(passed["event_id"].implode()))
+    return alerts.select("system", "ts", "src_ip", pl.concat_str([pl.lit("告警:"), "rule_title"]).alias("kind"),
+                         "file", "line_no")
 
 
 def _detection(sid: str, clause: str, attacks: pl.DataFrame, ids: pl.DataFrame, sensed: int) -> Finding:
