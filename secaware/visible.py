@@ -14,5 +14,7 @@ _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u20
 
 def visible(text: str) -> str:
     """text with every control, zero-width and bidi-override character replaced by its escape."""
+    if not _UNSAFE.search(text):
+        return text
     return _UNSAFE.sub(lambda m: f"\\x{ord(m.group(0)):02x}" if ord(m.group(0)) < 0x100
                        else f"\\u{ord(m.group(0)):04x}", text)

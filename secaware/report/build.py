@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ MAX_RAW = 2000
 INCIDENT_ALERTS = 100
 INCIDENT_LINES = 30
 PREFECTURE_INCIDENTS = 200
+#: Incident pages are built this many at a time.
+PAGE_CHUNK = 1000
 OPEN_CLOSED = ("closed", "resolved", "false_positive", "已处置", "误报")
 VERDICT_ORDER = {"不符合": 0, "部分符合": 1, "证据不足": 2, "不适用": 3}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -150,7 +153,7 @@ def _environment(t: Labels, mask: bool) -> Environment:
 def _clean(text: str, limit: int, mask: bool, t: Labels) -> str:
     text = visible(text)
     if mask:
-        text = mask_pii(text)
+        text = mask_pii(text)  # both return at once when there is nothing to change
     if len(text) > limit:
         text = f"{text[:limit]}… [{t.cut}, {len(text):,}]"
     return text
@@ -333,32 +336,44 @@ class _Data:
                     days, {self.t.severity_name(k): v for k, v in trend.items()}, title=self.t.trend,
                     colours={self.t.severity_name(k): c for k, c in charts.COLOURS.items()}) if pinc.height else None}
 
-    def incident_pages(self) -> list[dict[str, Any]]:
+    def incident_pages(self) -> Iterator[dict[str, Any]]:
+        """One dict per incident page, built a chunk of incidents at a time (bounded memory).
+
+        The timeline groups consecutive alerts of one rule into a run (first and last time, how
+        many), so a scanner's 5,000 requests are one row, not 5,000; the raw lines are those of the
+        first alerts, where the attacker's variations show.
+        """
         inc = self.incidents()
-        if inc.height == 0:
-            return []
-        wanted = inc.select("incident_id", pl.col("alert_ids").list.head(INCIDENT_ALERTS)).explode("alert_ids")
-        alerts = (self.store.scan(ALERTS).filter(pl.col("alert_id").is_in(wanted["alert_ids"].drop_nulls().implode()))
-                  .select("alert_id", "ts", "level", "rule_title", "kind", "group_key", "count", "event_id", "file",
-                          "line_no", "src_ip", "dst_ip", "user").collect())
-        alerts = wanted.join(alerts, left_on="alert_ids", right_on="alert_id").sort("incident_id", "ts")
-        lines_wanted = alerts.group_by("incident_id", maintain_order=True).head(INCIDENT_LINES)
-        raw = (self.store.scan(EVENTS).filter(pl.col("event_id").is_in(lines_wanted["event_id"].drop_nulls()
-                                                                       .unique().implode()))
-               .select("event_id", "file", "line_no", "raw").collect())
-        lines = lines_wanted.select("incident_id", "event_id").join(raw, on="event_id").unique(
-            ["incident_id", "event_id"], maintain_order=True)
-        by_alerts = alerts.partition_by("incident_id", as_dict=True, include_key=False)
-        by_lines = lines.partition_by("incident_id", as_dict=True, include_key=False)
-        pages = []
-        for row in inc.to_dicts():
-            key = (row["incident_id"],)
-            row["alert_rows"] = by_alerts[key].to_dicts() if key in by_alerts else []
-            row["lines"] = by_lines[key].to_dicts() if key in by_lines else []
-            row["more_alerts"] = max(0, (row["alerts"] or 0) - len(row["alert_rows"]))
-            row["system_obj"] = self.systems.get(row.get("system") or "")
-            pages.append(row)
-        return pages
+        for offset in range(0, inc.height, PAGE_CHUNK):
+            chunk = inc.slice(offset, PAGE_CHUNK)
+            wanted = chunk.select("incident_id", pl.col("alert_ids").list.head(INCIDENT_ALERTS)).explode("alert_ids")
+            ids = wanted["alert_ids"].drop_nulls().implode()
+            alerts = (self.store.scan(ALERTS).filter(pl.col("alert_id").is_in(ids))
+                      .select("alert_id", "ts", "level", "rule_title", "group_key", "count", "event_id", "file",
+                              "line_no", "src_ip").collect())
+            alerts = wanted.join(alerts, left_on="alert_ids", right_on="alert_id").sort("incident_id", "ts")
+            runs = (alerts.with_columns((pl.col("rule_title") != pl.col("rule_title").shift(1).over("incident_id"))
+                                        .fill_null(True).cum_sum().over("incident_id").alias("__run"))
+                    .group_by("incident_id", "__run", maintain_order=True)
+                    .agg(pl.col("ts").first().dt.strftime("%Y-%m-%d %H:%M:%S").alias("first"),
+                         pl.col("ts").last().dt.strftime("%Y-%m-%d %H:%M:%S").alias("last"),
+                         pl.len().alias("n"), pl.col("count").fill_null(1).sum().alias("count"),
+                         *[pl.col(c).first() for c in ("level", "rule_title", "group_key", "src_ip", "event_id",
+                                                        "file", "line_no")]))
+            first_lines = alerts.group_by("incident_id", maintain_order=True).head(INCIDENT_LINES)
+            raw = (self.store.scan(EVENTS)
+                   .filter(pl.col("event_id").is_in(first_lines["event_id"].drop_nulls().unique().implode()))
+                   .select("event_id", "raw").collect())
+            lines = first_lines.select("incident_id", "event_id", "file", "line_no").join(raw, on="event_id")
+            by_runs = runs.partition_by("incident_id", as_dict=True, include_key=False)
+            by_lines = lines.partition_by("incident_id", as_dict=True, include_key=False)
+            for row in chunk.to_dicts():
+                key = (row["incident_id"],)
+                row["alert_rows"] = by_runs[key].to_dicts() if key in by_runs else []
+                row["lines"] = by_lines[key].to_dicts() if key in by_lines else []
+                shown = sum(r["n"] for r in row["alert_rows"])
+                row["more_alerts"] = max(0, (row["alerts"] or 0) - shown)
+                yield row
 
     def systems_in_scope(self) -> list[Any]:
         return [s for s in self.inv.systems if s.prefecture in self.chosen]
