@@ -14,8 +14,9 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from secaware import privacy as pii
 from secaware.cli import cli
-from secaware.compliance import compliance, parse_period, pii
+from secaware.compliance import compliance, parse_period
 from secaware.compliance.checks import all_checks
 from secaware.compliance.items import item, items
 from secaware.ingest import ingest

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from secaware.compliance import pii
+from secaware import privacy as pii
 from secaware.compliance.checks import all_checks
 from secaware.compliance.context import INSUFFICIENT, MANUAL, NONCOMPLIANT, PARTIAL, VERDICTS, Context, Finding
 from secaware.compliance.items import item

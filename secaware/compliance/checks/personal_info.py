@@ -16,7 +16,7 @@ from collections import Counter
 
 import polars as pl
 
-from secaware.compliance import pii
+from secaware import privacy as pii
 from secaware.compliance.context import (
     INSUFFICIENT,
     NONCOMPLIANT,
