@@ -151,6 +151,13 @@ def _incidents(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     return {"incidents": rep.incidents, "new": rep.new, "updated": rep.updated}
 
 
+def _compliance(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
+    from secaware.compliance import compliance
+
+    rep = compliance(store, inventory=cfg.inventory)
+    return {"systems": rep.systems, "noncompliant": rep.by_verdict.get("不符合", 0), "high_risk": rep.high_risk}
+
+
 def _report(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     from secaware.report import report
 
@@ -160,9 +167,9 @@ def _report(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     return {"pages": result.pages, "largest_page_kb": result.largest_page // 1000}
 
 
-#: The stages in order; later issues add anomalies and compliance before the report.
+#: The stages in order (anomalies joins between detect and incidents when it lands).
 STAGES: list[tuple[str, Stage]] = [("ingest", _ingest), ("detect", _detect), ("incidents", _incidents),
-                                   ("report", _report)]
+                                   ("compliance", _compliance), ("report", _report)]
 
 
 def run(cfg: Config, *, fail_on: str | None = None, progress: Callable[[str], None] | None = None) -> RunReport:
