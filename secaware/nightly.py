@@ -158,11 +158,21 @@ def _compliance(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     return {"systems": rep.systems, "noncompliant": rep.by_verdict.get("不符合", 0), "high_risk": rep.high_risk}
 
 
+def _report_dir(cfg: Config) -> Path:
+    return (cfg.report_dir or Path("reports")).absolute()
+
+
+def _output_ok(cfg: Config, store: Store, name: str) -> bool:
+    """The stage's output is there (a skipped stage must have left something to skip to)."""
+    if name == "report":
+        return (_report_dir(cfg) / "index.html").exists()
+    return store.exists(name)
+
+
 def _report(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     from secaware.report import report
 
-    result = report(store, cfg.report_dir or Path("reports"), lang=cfg.lang, inventory=cfg.inventory,
-                    models=cfg.models)
+    result = report(store, _report_dir(cfg), lang=cfg.lang, inventory=cfg.inventory, models=cfg.models)
     run.report_path = result.index
     return {"pages": result.pages, "largest_page_kb": result.largest_page // 1000}
 
@@ -170,6 +180,39 @@ def _report(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
 #: The stages in order (anomalies joins between detect and incidents when it lands).
 STAGES: list[tuple[str, Stage]] = [("ingest", _ingest), ("detect", _detect), ("incidents", _incidents),
                                    ("compliance", _compliance), ("report", _report)]
+#: Stages that recompute from whole tables: skipped when none of these tables changed since they last ran.
+INPUTS: dict[str, tuple[str, ...]] = {
+    "incidents": ("alerts", "anomalies"),
+    "compliance": ("events", "alerts"),
+    "report": ("events", "rejects", "alerts", "anomalies", "incidents", "compliance"),
+}
+STATE_NAME = ".secaware-run.json"
+
+
+def _versions(store: Store, tables: tuple[str, ...]) -> dict[str, int]:
+    from deltalake import DeltaTable
+
+    return {t: DeltaTable(str(store.path(t))).version() if store.exists(t) else -1 for t in tables}
+
+
+def _settings(cfg: Config) -> str:
+    """What else a stage's result depends on: the inventory (and when it was edited), language, places."""
+    inv = cfg.inventory
+    edited = inv.stat().st_mtime_ns if inv is not None and inv.exists() else None
+    return json.dumps([str(inv), edited, cfg.lang, str(_report_dir(cfg)), cfg.gap, str(cfg.models)])
+
+
+def _load_state(store: Store) -> dict[str, Any]:
+    try:
+        return dict(json.loads((store.root / STATE_NAME).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_state(store: Store, state: dict[str, Any]) -> None:
+    tmp = store.root / (STATE_NAME + ".tmp")
+    tmp.write_text(json.dumps(state), encoding="utf-8")
+    os.replace(tmp, store.root / STATE_NAME)  # atomic: a crash leaves the old state, never half of one
 
 
 def run(cfg: Config, *, fail_on: str | None = None, progress: Callable[[str], None] | None = None) -> RunReport:
@@ -184,10 +227,17 @@ def run(cfg: Config, *, fail_on: str | None = None, progress: Callable[[str], No
     store = Store(cfg.store)
     report = RunReport(str(store.root), fail_on=fail_on)
     with StoreLock(store.root, " ".join(sys.argv[:3]) or "run"):
+        state = _load_state(store)
         for name, stage in STAGES:
             if progress:
                 progress(name)
             t = time.monotonic()
+            inputs = {**_versions(store, INPUTS[name]), "settings": _settings(cfg)} if name in INPUTS else None
+            if inputs is not None and state.get(name, {}).get("inputs") == inputs and _output_ok(cfg, store, name):
+                report.stages.append(StageResult(name, time.monotonic() - t, {"up_to_date": True}))
+                if name == "report":
+                    report.report_path = str(_report_dir(cfg) / "index.html")
+                continue
             try:
                 summary = stage(cfg, store, report)
             except SecawareError as exc:
@@ -195,6 +245,9 @@ def run(cfg: Config, *, fail_on: str | None = None, progress: Callable[[str], No
                 report.exit_code = EXIT_ERROR
                 break
             report.stages.append(StageResult(name, time.monotonic() - t, summary))
+            if inputs is not None:
+                state[name] = {"inputs": inputs}
+                _save_state(store, state)
     if report.exit_code == EXIT_OK and fail_on and report.failing_incidents:
         report.exit_code = EXIT_FAIL_ON
     report.seconds = time.monotonic() - started
