@@ -195,7 +195,7 @@ def _duration(value: str, option: str) -> dt.timedelta:
 @click.option("--store", "store", type=click.Path(path_type=Path), help="Store directory.")
 @click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
               help="Inventory file (default: inventory.yaml here, else the one matching the sample logs).")
-@click.option("--gap", default="30m", show_default=True,
+@click.option("--gap", default="4h", show_default=True,
               help="Alerts of one source against one system further apart than this are separate incidents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context

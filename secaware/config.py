@@ -13,7 +13,7 @@ dir = "/srv/secaware/reports"
 lang = "zh"                                  # zh or en
 
 [incidents]
-gap = "30m"
+gap = "4h"
 
 [[collectors]]
 path = "/data/collect/620100"
@@ -69,7 +69,7 @@ class Config:
     allowlist: Path | None = None
     report_dir: Path | None = None
     lang: str = "zh"
-    gap: str = "30m"
+    gap: str = "4h"
     settle: float = 60.0
     collectors: list[Collector] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -131,7 +131,7 @@ def load_config(path: str | Path) -> Config:
     cfg.lang = str(report.get("lang", "zh"))
     if cfg.lang not in ("zh", "en"):
         cfg.problems.append(f"{where('report.lang')}: {cfg.lang!r} must be \"zh\" or \"en\"")
-    gap = data.get("incidents", {}).get("gap", "30m") if isinstance(data.get("incidents"), dict) else "30m"
+    gap = data.get("incidents", {}).get("gap", "4h") if isinstance(data.get("incidents"), dict) else "4h"
     cfg.gap = str(gap)
     if parse_duration(cfg.gap) is None:
         cfg.problems.append(f"{where('incidents.gap')}: {cfg.gap!r} is not a duration like 30m, 2h or 1d")
