@@ -109,7 +109,11 @@ def _ingest(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
 
     totals: dict[str, int] = {"files": 0, "lines": 0, "events": 0, "rejects": 0, "file_errors": 0}
     for c in cfg.collectors:
-        rep = ingest([c.path], store, format=c.format, prefecture=c.prefecture, tz=c.tz, settle_seconds=cfg.settle)
+        # a collector inside this one (a device in another zone, say) reads its own folder
+        inner = [o.path for o in cfg.collectors if o is not c and o.path.absolute().is_relative_to(c.path.absolute())
+                 and o.path.absolute() != c.path.absolute()]
+        rep = ingest([c.path], store, format=c.format, prefecture=c.prefecture, tz=c.tz, settle_seconds=cfg.settle,
+                     exclude=inner)
         t = rep.totals()
         totals["files"] += len(rep.files)
         for k in ("lines", "events", "rejects"):

@@ -178,3 +178,19 @@ def test_retain_removes_old_rows_and_their_files_and_refuses_less_than_six_month
     assert json.loads(invoke("run", "--json").output)["stages"][0]["events"] == 0
     kept = retain(store, 183, now=T0 + dt.timedelta(days=100))
     assert kept.deleted.get("events", 0) == 0
+
+
+def test_a_collector_inside_another_reads_its_folder_in_its_own_zone(site: Path, monkeypatch) -> None:
+    """A firewall that logs in UTC below a collector of Beijing-time logs: its own collector, its own zone."""
+    monkeypatch.chdir(site)
+    fw = site / "collect" / "620900-jiuquan" / "firewall"
+    fw.mkdir(parents=True)
+    (fw / "iptables.log").write_text(
+        "2026-11-23T02:52:13 gs-jq-fw01 kernel: [1.0] IN=eth0 OUT= SRC=203.0.113.8 DST=10.9.1.10 LEN=60 "
+        "PROTO=TCP SPT=51515 DPT=22 SYN\n")
+    (site / "secaware.toml").write_text((site / "secaware.toml").read_text() +
+                                        '[[collectors]]\npath = "collect/620900-jiuquan/firewall"\ntz = "UTC"\n')
+    assert invoke("run").exit_code == 0
+    events = read_table(site / "store", "events").filter(pl.col("file").str.ends_with("iptables.log"))
+    assert events.height == 1  # read once, by the inner collector
+    assert events["ts"][0] == dt.datetime(2026, 11, 23, 2, 52, 13, tzinfo=dt.UTC)
