@@ -89,3 +89,17 @@ def test_a_column_decodes_as_each_value_does(datasets: Path) -> None:
     for plus in (True, False):
         expected = [None if v is None else decode_value(v, plus) for v in values]
         assert decode_series(column, plus_is_space=plus).to_list() == expected
+
+
+def test_a_column_of_random_escapes_decodes_as_each_value_does() -> None:
+    """Values cut from escape fragments at random, next to each other in one column (a value that ends
+    in a half escape is followed by one that starts with hex digits)."""
+    import random
+
+    rng = random.Random(5)
+    pieces = ["%", "%2", "%25", "%41", "%4", "1", "a", "F", "+", "&#", "60;", "x3c", "\\x", "\\xE5", "%E5%85%B0",
+              "%C0%BC", "%c0%af", "%u", "%u0041", "u0041", "兰", "é", " ", "%FF", "%2B", "%26%23", "%5Cx41", ""]
+    values = ["".join(rng.choices(pieces, k=rng.randint(0, 8))) for _ in range(20_000)]
+    column = pl.Series(values, dtype=pl.String)
+    for plus in (True, False):
+        assert decode_series(column, plus_is_space=plus).to_list() == [decode_value(v, plus) for v in values]
