@@ -26,6 +26,7 @@ from sigma.rule.base import SigmaRuleBase
 from sigma.types import SigmaRegularExpression, SigmaString
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
+from secaware.detect.prefilter import Terms, necessary_terms
 from secaware.schema import EVENT_COLUMNS
 
 
@@ -66,6 +67,9 @@ class CompiledRule:
     #: False for a base rule of a correlation that does not `generate` its own alerts.
     output: bool = True
     name: str | None = None
+    #: (column, literal) terms of which one occurs in every row the predicate matches (prefilter.py);
+    #: None if the rule has none, and then it is evaluated on every row.
+    terms: Terms | None = None
 
 
 @dataclass
@@ -173,6 +177,7 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
             file=str(rule.source.path) if getattr(rule, "source", None) and rule.source.path else None,
             predicate=predicate,
             encoded=_spells_encoding(rule),
+            terms=necessary_terms(rule),
             attributes=dict(rule.custom_attributes or {}) | {"description": rule.description or "",
                                                              "falsepositives": list(rule.falsepositives or [])},
             output=bool(getattr(rule, "_output", True)),
