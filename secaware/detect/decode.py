@@ -100,7 +100,11 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool) -> tuple[pl.Series
         return values, None
     where = maybe.arg_true()
     logged = values.gather(where)
-    decoded = _decode_many(logged, plus_is_space)
+    distinct = logged.unique()
+    if distinct.len() < 0.5 * logged.len():  # query strings, referers: the same few values over and over
+        decoded = logged.replace_strict(distinct, _decode_many(distinct, plus_is_space), return_dtype=pl.String)
+    else:
+        decoded = _decode_many(logged, plus_is_space)
     differs = decoded != logged
     if not differs.any():
         return values, None

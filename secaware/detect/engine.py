@@ -88,14 +88,17 @@ def _hits(view: pl.DataFrame, rules: Sequence[CompiledRule], which: Iterable[int
           prefilter: bool) -> list[pl.DataFrame]:
     which = list(which)
     narrowed = [i for i in which if rules[i].terms] if prefilter else []
-    everywhere = [i for i in which if i not in set(narrowed)]
+    everywhere = sorted(set(which) - set(narrowed))
     parts = []
     if everywhere:
         parts.append(_evaluate(view, rules, everywhere))
     if narrowed:
-        candidates = view.filter(Plan.of(rules[i].terms for i in narrowed).mask())
+        plan = Plan.of((i, rules[i].terms) for i in narrowed)  # type: ignore[misc]
+        candidates = view.filter(plan.mask(view))
         if candidates.height:
-            parts.append(_evaluate(candidates, rules, narrowed))
+            # each rule only on the rows where one of its own literals occurs
+            for rule, positions in plan.pairs(candidates).group_by("rule").agg("pos").iter_rows():
+                parts.append(_evaluate(candidates[positions], rules, [rule]))
     return parts
 
 

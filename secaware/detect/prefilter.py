@@ -36,7 +36,7 @@ A rule without terms is evaluated on every row; one whose terms are too weak to 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -146,15 +146,17 @@ def _string_terms(column: str, value: SigmaString, *, keyword: bool) -> Terms | 
         text = shape[1]
         if not text:
             return None
-        if cased:
-            return frozenset({Term(column, text, "ci" if text.isascii() else "exact")})
+        if cased:  # an ASCII literal is looked up folded all the same (ci literals are kept lowercase)
+            return frozenset({Term(column, text.lower(), "ci") if text.isascii() else Term(column, text, "exact")})
         text = text.lower()
         return frozenset({Term(column, text, "ci" if text.isascii() else "lower")})
     # backend: an anchored regex; case-insensitive ((?is)) unless cased
     runs = _literal_runs(value.s)
     if cased:
         best = max(runs, key=len, default="")
-        return frozenset({Term(column, best, "ci" if best.isascii() else "exact")}) if best else None
+        if not best:
+            return None
+        return frozenset({Term(column, best.lower(), "ci") if best.isascii() else Term(column, best, "exact")})
     ascii_runs = [r for r in runs if r.isascii()]
     best = max(ascii_runs, key=len, default="")
     return frozenset({Term(column, best.lower(), "ci")}) if best else None
@@ -178,44 +180,97 @@ def _literal_runs(parts: Iterable[Any]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The literals to scan for, by column and mode, for a list of rules' terms."""
+#: Columns with fewer distinct values than this share of a sample are scanned once per distinct value.
+DISTINCT_SHARE = 0.3
+_SAMPLE = 20_000
+#: Above this many literals a column is scanned with Aho-Corasick rather than one regex.
+MAX_REGEX_LITERALS = 300
 
-    ci: dict[str, list[str]]
-    lower: dict[str, list[str]]
-    exact: dict[str, list[str]]
+
+@dataclass
+class Plan:
+    """Where the literals of a list of rules are looked for, and which rule each one stands for.
+
+    Two stages: `mask` finds the rows where any literal occurs (one scan per column and mode);
+    `pairs`, on those rows only, which literals occur, hence which rules are worth evaluating
+    on which rows.
+    """
+
+    #: (column, mode) -> literal -> indexes of the rules it stands for
+    literals: dict[tuple[str, Mode], dict[str, set[int]]]
 
     @classmethod
-    def of(cls, term_sets: Iterable[Terms | None]) -> Plan:
-        groups: dict[Mode, dict[str, set[str]]] = {"ci": {}, "lower": {}, "exact": {}}
-        for terms in term_sets:
-            for t in terms or ():
-                groups[t.mode].setdefault(t.column, set()).add(t.text)
-        ci = {c: sorted(lits) + list(FOLDS_TO_ASCII) for c, lits in groups["ci"].items()}
-        return cls(ci=ci, lower={c: sorted(v) for c, v in groups["lower"].items()},
-                   exact={c: sorted(v) for c, v in groups["exact"].items()})
+    def of(cls, rules: Iterable[tuple[int, Terms]]) -> Plan:
+        literals: dict[tuple[str, Mode], dict[str, set[int]]] = {}
+        for index, terms in rules:
+            for t in terms:
+                literals.setdefault((t.column, t.mode), {}).setdefault(t.text, set()).add(index)
+        for (_column, mode), found in literals.items():
+            if mode == "ci":  # rows holding a character that folds to ASCII are candidates for every such rule
+                every = set().union(*found.values())
+                for char in FOLDS_TO_ASCII:
+                    found.setdefault(char, set()).update(every)
+        return cls(literals)
 
-    @property
-    def columns(self) -> set[str]:
-        return set(self.ci) | set(self.lower) | set(self.exact)
+    def _haystack(self, column: str, mode: Mode) -> pl.Expr:
+        return _haystack(pl.col(column).cast(pl.String), mode)
 
-    def mask(self) -> pl.Expr:
-        """True on rows where some literal occurs: the only rows the planned rules can match."""
-        parts: list[pl.Expr] = []
-        for column, lits in self.ci.items():
-            parts.append(pl.col(column).cast(pl.String).str.contains_any(lits, ascii_case_insensitive=True))
-        for column, lits in self.lower.items():
-            parts.append(pl.col(column).cast(pl.String).str.to_lowercase().str.contains_any(lits))
-        for column, lits in self.exact.items():
-            parts.append(pl.col(column).cast(pl.String).str.contains_any(lits))
+    def mask(self, view: pl.DataFrame) -> pl.Series:
+        """True on rows where some literal occurs: the only rows the planned rules can match.
+
+        Columns are scanned in parallel; a column with few distinct values (user agents, query
+        strings) is scanned once per distinct value.
+        """
+        parts = []
+        for (column, mode), found in self.literals.items():
+            text = pl.col(column).cast(pl.String)
+            sample = view.get_column(column).head(_SAMPLE)
+            if sample.n_unique() < DISTINCT_SHARE * max(sample.len(), 1):
+                distinct = text.unique(maintain_order=True).drop_nulls()  # one order for values and mask
+                hit = distinct.filter(_contains(_haystack(distinct, mode), sorted(found), mode))
+                parts.append(text.is_in(hit.implode()))
+            else:
+                parts.append(_contains(_haystack(text, mode), sorted(found), mode))
         if not parts:
-            return pl.lit(False)
-        return pl.any_horizontal(parts).fill_null(False)
+            return pl.repeat(False, view.height, dtype=pl.Boolean, eager=True)
+        return view.lazy().select(pl.any_horizontal(parts).fill_null(False)).collect().to_series()
+
+    def pairs(self, view: pl.DataFrame) -> pl.DataFrame:
+        """(position in view, rule) for every rule one of whose literals occurs in that row."""
+        found_pairs = []
+        for (column, mode), found in self.literals.items():
+            hits = view.select(self._haystack(column, mode).str.extract_many(
+                sorted(found), ascii_case_insensitive=mode == "ci", overlapping=True).alias("text")
+            ).with_row_index("pos").explode("text").drop_nulls("text")
+            if not hits.height:
+                continue
+            if mode == "ci":  # the text as found -> the (lowercase ASCII) literal it matched
+                text = pl.col("text")
+                hits = hits.with_columns(pl.when(text.str.contains(r"^[\x00-\x7f]*$"))
+                                         .then(text.str.to_lowercase()).otherwise(text).alias("text"))
+            rules = pl.DataFrame({"text": list(found), "rule": [sorted(r) for r in found.values()]},
+                                 schema={"text": pl.String, "rule": pl.List(pl.UInt32)})
+            found_pairs.append(hits.unique().join(rules, on="text").explode("rule").select("pos", "rule"))
+        if not found_pairs:
+            return pl.DataFrame(schema={"pos": pl.UInt32, "rule": pl.UInt32})
+        return pl.concat(found_pairs).unique()
 
 
-def plan(term_sets: Sequence[Terms | None]) -> Plan:
-    return Plan.of(term_sets)
+def _haystack(text: pl.Expr, mode: Mode) -> pl.Expr:
+    return text.str.to_lowercase() if mode == "lower" else text
 
 
-__all__ = ["FOLDS_TO_ASCII", "Plan", "Term", "Terms", "necessary_terms", "plan"]
+def _contains(haystack: pl.Expr, literals: list[str], mode: Mode) -> pl.Expr:
+    """The haystack contains one of the literals (with ASCII case folding in mode ci)."""
+    if mode == "ci" and len(literals) <= MAX_REGEX_LITERALS:
+        # Rust's regex finds many literals faster than Aho-Corasick with case folding; its Unicode
+        # folding finds a superset of the ASCII folding asked for, which is all a prefilter needs.
+        # The characters that fold to ASCII are looked for as themselves (`(?i)ſ` would find every s).
+        words = [pl.escape_regex(lit) for lit in literals if lit not in FOLDS_TO_ASCII]
+        chars = [lit for lit in literals if lit in FOLDS_TO_ASCII]
+        pattern = "|".join(([f"(?i:{'|'.join(words)})"] if words else []) + ([f"[{''.join(chars)}]"] if chars else []))
+        return haystack.str.contains(pattern).fill_null(False)
+    return haystack.str.contains_any(literals, ascii_case_insensitive=mode == "ci").fill_null(False)
+
+
+__all__ = ["FOLDS_TO_ASCII", "Plan", "Term", "Terms", "necessary_terms"]
