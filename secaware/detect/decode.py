@@ -137,17 +137,25 @@ def _percent_rounds(text: pl.Series) -> tuple[pl.Series, np.ndarray]:
     """decode_value's percent rounds for values free of \\x, %u and entities.
 
     Returns the text and where decode_value must decide instead: bytes that are not UTF-8 (it reads
-    them as GB18030), a %u escape or an entity that decoding uncovered.
+    them as GB18030), a %u escape or an entity that decoding uncovered. Each round looks again
+    only at the values the previous one changed.
     """
     failed = np.zeros(text.len(), dtype=bool)
+    todo = text.str.contains(_ESCAPE).arg_true()
+    decoded = []
     for _ in range(_ROUNDS):
-        todo = (text.str.contains(_ESCAPE) & ~pl.Series(failed)).arg_true()
         if not len(todo):
             break
-        decoded, ok = _unquote(text.gather(todo))
-        text = text.scatter(todo, decoded)
-        failed[todo.to_numpy()[~ok]] = True
-    failed |= text.str.contains(_HARD).to_numpy()
+        out, ok = _unquote(text.gather(todo))
+        again = out.str.contains(_ESCAPE).to_numpy()
+        text = text.scatter(todo, out)
+        positions = todo.to_numpy()
+        failed[positions[~ok]] = True
+        decoded.append(positions[ok])
+        todo = pl.Series(positions[again & ok], dtype=pl.UInt32)
+    if decoded:
+        changed = np.unique(np.concatenate(decoded))
+        failed[changed] |= text.gather(changed).str.contains(_HARD).to_numpy()
     return text, failed
 
 
@@ -180,18 +188,34 @@ def _unquote(text: pl.Series) -> tuple[pl.Series, np.ndarray]:
     new_bounds = bounds - 2 * np.searchsorted(at, bounds, side="left")
     binary = pa.LargeBinaryArray.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(new_bounds),
                                                                     pa.py_buffer(out)])
-    try:
-        return pl.Series(binary.cast(pa.large_string())), np.ones(n, dtype=bool)
-    except pa.ArrowInvalid:
-        pass
-    ok = np.ones(n, dtype=bool)
-    for i in np.unique(np.searchsorted(bounds, at[byte >= 0x80], side="right") - 1):
-        try:
-            out[new_bounds[i]: new_bounds[i + 1]].tobytes().decode("utf-8")
-        except UnicodeDecodeError:
-            ok[i] = False
+    ok = _utf8(binary)
+    if ok.all():
+        return pl.Series(binary.cast(pa.large_string())), ok
     good = pl.Series(binary.filter(pa.array(ok)).cast(pa.large_string()))
     return text.scatter(np.flatnonzero(ok), good), ok
+
+
+def _utf8(binary: pa.LargeBinaryArray) -> np.ndarray:
+    """Which values are UTF-8: Arrow validates blocks, halved around the few that are not."""
+    ok = np.ones(len(binary), dtype=bool)
+    blocks = [(0, len(binary))]
+    while blocks:
+        start, stop = blocks.pop()
+        try:
+            binary.slice(start, stop - start).cast(pa.large_string())
+            continue
+        except pa.ArrowInvalid:
+            pass
+        if stop - start <= 16:
+            for i in range(start, stop):
+                try:
+                    binary[i].as_py().decode("utf-8")
+                except UnicodeDecodeError:
+                    ok[i] = False
+        else:
+            middle = (start + stop) // 2
+            blocks += [(start, middle), (middle, stop)]
+    return ok
 
 
 def decode_frame(frame: pl.DataFrame, columns: Iterable[str] | None = None) -> pl.DataFrame:
