@@ -14,8 +14,10 @@ through `decode_value`, which defines the result: both give the same text for ev
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
@@ -225,13 +227,19 @@ def decode_frame(frame: pl.DataFrame, columns: Iterable[str] | None = None) -> p
 
 def decode_frame_changes(frame: pl.DataFrame, columns: Iterable[str] | None = None
                          ) -> tuple[pl.DataFrame, pl.Series | None]:
-    """decode_frame, and the rows where it changed some value (None when none)."""
+    """decode_frame, and the rows where it changed some value (None when none).
+
+    Columns are decoded in parallel threads (Polars, Arrow and numpy release the GIL).
+    """
     names = set(frame.columns if columns is None else columns) & set(frame.columns)
+    todo = [(name, plus) for name, plus in DECODED_COLUMNS.items() if name in names]
+    if len(todo) > 1:
+        with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
+            done = list(pool.map(lambda item: decode_changes(frame[item[0]], plus_is_space=item[1]), todo))
+    else:
+        done = [decode_changes(frame[name], plus_is_space=plus) for name, plus in todo]
     updates, changed = [], None
-    for name, plus in DECODED_COLUMNS.items():
-        if name not in names:
-            continue
-        decoded, differs = decode_changes(frame[name], plus_is_space=plus)
+    for (name, _), (decoded, differs) in zip(todo, done, strict=True):
         if differs is not None:
             updates.append(decoded.alias(name))
             changed = differs if changed is None else changed | differs

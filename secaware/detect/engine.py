@@ -96,8 +96,17 @@ def _hits(view: pl.DataFrame, rules: Sequence[CompiledRule], which: Iterable[int
         plan = Plan.of((i, rules[i].terms) for i in narrowed)  # type: ignore[misc]
         candidates = view.filter(plan.mask(view))
         if candidates.height:
-            # each rule only on the rows where one of its own literals occurs
-            for rule, positions in plan.pairs(candidates).group_by("rule").agg("pos").iter_rows():
+            # each rule only on the rows where one of its own literals occurs; a rule whose
+            # literals suffice matches where one was found, and is evaluated only where nothing
+            # but a character folding to ASCII was
+            pairs = plan.pairs(candidates)
+            sufficing = [i for i in narrowed if rules[i].terms_suffice]
+            sure = pairs.filter(~pl.col("folded") & pl.col("rule").is_in(sufficing))
+            if sure.height:
+                parts.append(pl.DataFrame({ROW: candidates[ROW].gather(sure["pos"]), "rule": sure["rule"]},
+                                          schema=HITS_SCHEMA))
+            rest = pairs.join(sure, on=["pos", "rule"], how="anti")
+            for rule, positions in rest.group_by("rule").agg("pos").iter_rows():
                 parts.append(_evaluate(candidates[positions], rules, [rule]))
     return parts
 

@@ -90,6 +90,31 @@ def necessary_terms(rule: Any) -> Terms | None:
     return terms if _useful(terms) else None
 
 
+def terms_suffice(rule: Any) -> bool:
+    """Whether a row where one of the rule's terms occurs (as a real literal, not through a character
+    that folds to ASCII) is a match: the rule is nothing but `contains` values, case-insensitive, or'd.
+
+    Then the prefilter's answer is the rule's, and the rule need not be evaluated on those rows.
+    """
+    def only_contains(cond: Any) -> bool:
+        if isinstance(cond, ConditionOR):
+            return all(only_contains(arg) for arg in cond.args)
+        if isinstance(cond, ConditionFieldEqualsValueExpression | ConditionValueExpression):
+            value = cond.value
+            if isinstance(value, SigmaCasedString) or not isinstance(value, SigmaString):
+                return False
+            if isinstance(cond, ConditionValueExpression):  # keywords: anywhere in the line (backend)
+                if list(value.s)[:1] != [SpecialChars.WILDCARD_MULTI]:
+                    value = SpecialChars.WILDCARD_MULTI + value
+                if list(value.s)[-1:] != [SpecialChars.WILDCARD_MULTI]:
+                    value = value + SpecialChars.WILDCARD_MULTI
+            shape = _literal_shape(value)
+            return shape is not None and shape[0] == "contains" and len(shape[1]) >= MIN_LITERAL
+        return False
+
+    return necessary_terms(rule) is not None and all(only_contains(c.parsed) for c in rule.detection.parsed_condition)
+
+
 def _useful(terms: Terms) -> bool:
     return bool(terms) and all(t.column not in WEAK_COLUMNS and len(t.text) >= MIN_LITERAL for t in terms)
 
@@ -236,7 +261,11 @@ class Plan:
         return view.lazy().select(pl.any_horizontal(parts).fill_null(False)).collect().to_series()
 
     def pairs(self, view: pl.DataFrame) -> pl.DataFrame:
-        """(position in view, rule) for every rule one of whose literals occurs in that row."""
+        """(position in view, rule, folded) for every rule one of whose literals occurs in that row.
+
+        `folded` is true when the only thing found is a character that folds to ASCII.
+        """
+        schema = {"pos": pl.UInt32, "rule": pl.UInt32, "folded": pl.Boolean}
         found_pairs = []
         for (column, mode), found in self.literals.items():
             hits = view.select(self._haystack(column, mode).str.extract_many(
@@ -250,10 +279,12 @@ class Plan:
                                          .then(text.str.to_lowercase()).otherwise(text).alias("text"))
             rules = pl.DataFrame({"text": list(found), "rule": [sorted(r) for r in found.values()]},
                                  schema={"text": pl.String, "rule": pl.List(pl.UInt32)})
-            found_pairs.append(hits.unique().join(rules, on="text").explode("rule").select("pos", "rule"))
+            found_pairs.append(hits.unique().join(rules, on="text").explode("rule").select(
+                "pos", "rule", pl.col("text").is_in(list(FOLDS_TO_ASCII)).alias("folded")))
         if not found_pairs:
-            return pl.DataFrame(schema={"pos": pl.UInt32, "rule": pl.UInt32})
-        return pl.concat(found_pairs).unique()
+            return pl.DataFrame(schema=schema)
+        # a row found by a real literal is not `folded`, whatever else was found in it
+        return pl.concat(found_pairs).group_by("pos", "rule").agg(pl.col("folded").all()).cast(schema)  # type: ignore[arg-type]
 
 
 def _haystack(text: pl.Expr, mode: Mode) -> pl.Expr:
@@ -273,4 +304,4 @@ def _contains(haystack: pl.Expr, literals: list[str], mode: Mode) -> pl.Expr:
     return haystack.str.contains_any(literals, ascii_case_insensitive=mode == "ci").fill_null(False)
 
 
-__all__ = ["FOLDS_TO_ASCII", "Plan", "Term", "Terms", "necessary_terms"]
+__all__ = ["FOLDS_TO_ASCII", "Plan", "Term", "Terms", "necessary_terms", "terms_suffice"]

@@ -26,7 +26,7 @@ from sigma.rule.base import SigmaRuleBase
 from sigma.types import SigmaRegularExpression, SigmaString
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
-from secaware.detect.prefilter import Terms, necessary_terms
+from secaware.detect.prefilter import Terms, necessary_terms, terms_suffice
 from secaware.schema import EVENT_COLUMNS
 
 
@@ -70,6 +70,8 @@ class CompiledRule:
     #: (column, literal) terms of which one occurs in every row the predicate matches (prefilter.py);
     #: None if the rule has none, and then it is evaluated on every row.
     terms: Terms | None = None
+    #: A row where one of the terms occurs is a match (the rule is only `contains` values, or'd).
+    terms_suffice: bool = False
 
 
 @dataclass
@@ -178,6 +180,7 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
             predicate=predicate,
             encoded=_spells_encoding(rule),
             terms=necessary_terms(rule),
+            terms_suffice=terms_suffice(rule),
             attributes=dict(rule.custom_attributes or {}) | {"description": rule.description or "",
                                                              "falsepositives": list(rule.falsepositives or [])},
             output=bool(getattr(rule, "_output", True)),
