@@ -10,7 +10,7 @@ from sigma.collection import SigmaCollection
 
 from secaware.detect.backend import PolarsBackend
 from secaware.detect.engine import ROW, match, matchable
-from secaware.detect.prefilter import FOLDS_TO_ASCII, Term, necessary_terms
+from secaware.detect.prefilter import FOLDS_TO_ASCII, Term, necessary_terms, terms_suffice
 from secaware.detect.rules import compile_rules, events_pipeline
 from secaware.schema import EVENTS, conform
 from tests.conftest import parse_frame
@@ -148,9 +148,40 @@ def test_terms_of_rule_shapes() -> None:
     assert terms("  a:\n    cs-uri-query: '*Über*x'\n  condition: a") is None  # regex folding is not lowercasing
 
 
+def test_rules_whose_literals_suffice() -> None:
+    def suffice(detection: str) -> bool:
+        [rule] = SigmaCollection.from_yaml(f"title: t\nlogsource: {{category: webserver}}\ndetection:\n{detection}").rules
+        PolarsBackend(processing_pipeline=events_pipeline()).convert_rule(rule)
+        return terms_suffice(rule)
+
+    assert suffice("  a:\n    cs-uri-query|contains: [union select, sleep(]\n  condition: a")
+    assert suffice("  keywords:\n    - 'eval(base64'\n  b:\n    cs-user-agent|contains: sqlmap\n  condition: keywords or b")
+    assert not suffice("  a:\n    cs-uri-query|contains: union\n    cs-method: GET\n  condition: a")  # and
+    assert not suffice("  a:\n    cs-uri-stem|endswith: '/wp-login.php'\n  condition: a")  # not a contains
+    assert not suffice("  a:\n    cs-uri-query|cased|contains: Union\n  condition: a")  # found folded, must be cased
+    assert not suffice("  a:\n    cs-uri-query|contains: '*'\n  condition: a")  # no literal
+
+
 def test_matchable_and_the_derived_url() -> None:
     frame = pl.DataFrame({"url_path": ["/a.PHP", "/b"], "url_query": ["x=1", None]})
     out = matchable(frame)
     assert out[ROW].to_list() == [0, 1]
     assert out["url"].to_list() == ["/a.PHP?x=1", "/b"] and out["url_extension"].to_list() == ["php", None]
     assert FOLDS_TO_ASCII == ("\u0130", "\u017f", "\u212a")
+
+
+def test_the_derived_url_is_decoded_too(tmp_path: Path) -> None:
+    (tmp_path / "url.yml").write_text("""
+title: traversal in the URL
+logsource: {category: proxy}
+detection:
+  sel:
+    url|contains: '../etc/passwd'
+  ext:
+    url_extension: 'php'
+  condition: sel or ext
+""", encoding="utf-8")
+    [rule] = compile_rules([tmp_path]).rules
+    frame = pl.DataFrame({"url_path": ["/a/..%2fetc%2fpasswd", "/x.p%68p", "/b"], "url_query": [None, "q=1", None]})
+    assert match(frame, [rule])[ROW].to_list() == [0, 1]
+    assert match(frame, [rule], decode=False)[ROW].to_list() == []

@@ -4,6 +4,9 @@ Rules see the decoded text (decode.py), because that is what the application rec
 whose own values are written encoded (`%2e%2e%2f`) is also run on the text as logged, so rules
 written either way, ours or SigmaHQ's, find what they describe.
 
+Derived columns (the whole URL, its extension) are computed from the decoded path and query, so
+they too show what the application received.
+
 Three things keep this fast without changing what matches:
 
 - only the columns the rules read are prepared and decoded;
@@ -61,6 +64,9 @@ def match(frame: pl.DataFrame, rules: Sequence[CompiledRule], *, decode: bool = 
     if not decode:
         return _collect(_hits(logged, rules, everything, prefilter=prefilter))
     view, changed = decode_frame_changes(logged, DECODED_COLUMNS)
+    derived = {name: expr for name, expr in DERIVED.items() if name in logged.columns}
+    if derived and changed is not None:  # the URL and its extension as the application saw them
+        view = view.with_columns(**derived)
     parts = _hits(view, rules, everything, prefilter=prefilter)
     encoded = [i for i, r in enumerate(rules) if r.encoded]
     if encoded and changed is not None:
@@ -69,10 +75,13 @@ def match(frame: pl.DataFrame, rules: Sequence[CompiledRule], *, decode: bool = 
 
 
 def _columns(rules: Sequence[CompiledRule]) -> set[str]:
-    """The columns the rules' predicates read."""
+    """The columns the rules' predicates read, and those the derived columns they read come from."""
     names: set[str] = set()
     for rule in rules:
         names.update(rule.predicate.meta.root_names())
+    for name, expr in DERIVED.items():
+        if name in names:
+            names.update(expr.meta.root_names())
     return names
 
 
