@@ -87,6 +87,8 @@ detection:
         # keywords: anywhere in the raw line, case-insensitive
         ("  keywords:\n    - union select\n    - '<JUNK>'\n  condition: keywords", [1, 4]),
         ("  keywords:\n    '|all':\n      - GET\n      - passwd\n  condition: keywords", [3]),
+        # keyword expansions: any of their forms anywhere in the line (-index also as /index)
+        ("  keywords:\n    '|windash|contains':\n      - '-index'\n  condition: keywords", [2]),
     ],
 )
 def test_rule_selects(detection: str, ids: list[int]) -> None:

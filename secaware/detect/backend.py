@@ -29,6 +29,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCasedString,
     SigmaCompareExpression,
+    SigmaExpansion,
     SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
@@ -210,6 +211,13 @@ class PolarsBackend(Backend):
         ])
 
     # keywords (no field)
+
+    def convert_condition_val(self, cond: ConditionValueExpression, state: ConversionState) -> pl.Expr:
+        """Keyword expansions (`|windash`, `|base64offset`) match if any of their values does."""
+        if isinstance(cond.value, SigmaExpansion):
+            return pl.any_horizontal([self.convert_condition_val(ConditionValueExpression(v), state)
+                                      for v in cond.value.values])
+        return super().convert_condition_val(cond, state)
 
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> pl.Expr:
         value = cond.value
