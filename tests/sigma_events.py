@@ -174,7 +174,9 @@ def combined_line(fields: dict[str, str], *, ip: str, when: dt.datetime, size: i
 
 
 def trigger_requests(rule: SigmaRule) -> list[dict[str, str]]:
-    """Requests built from a rule's detection values, one per alternative of its condition."""
+    """Requests built from a rule's detection values, one per alternative of its condition (none for a correlation)."""
+    if not isinstance(rule, SigmaRule):
+        return []
     alternatives = [alt for c in rule.detection.parsed_condition for alt in _alternatives(c.parsed)]
     return [request_fields(alt) for alt in alternatives[:MAX_PER_RULE]]
 

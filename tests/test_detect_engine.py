@@ -13,7 +13,7 @@ from secaware.detect.engine import ROW, match, matchable
 from secaware.detect.prefilter import FOLDS_TO_ASCII, Term, necessary_terms, terms_suffice
 from secaware.detect.rules import compile_rules, events_pipeline
 from secaware.schema import EVENTS, conform
-from tests.conftest import parse_frame
+from tests.conftest import ROOT, parse_frame
 from tests.test_detect_equivalence import EXTRA_RULES, web_event_lines, webserver_rule_files
 
 
@@ -21,7 +21,7 @@ from tests.test_detect_equivalence import EXTRA_RULES, web_event_lines, webserve
 def rules_and_events(datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list, pl.DataFrame]:
     extra = tmp_path_factory.mktemp("rules") / "extra.yml"
     extra.write_text(EXTRA_RULES + TRICKY_RULES, encoding="utf-8")
-    files = [*webserver_rule_files(), extra]
+    files = [*webserver_rule_files(), extra, *sorted((ROOT / "rules" / "web").rglob("*.yml"))]
     parsed = parse_frame("combined", web_event_lines(datasets, files) + TRICKY_LINES)
     events = conform(parsed.filter(pl.col("_reject").is_null()), EVENTS).collect()
     return compile_rules(files).rules, events
@@ -90,7 +90,7 @@ TRICKY_LINES = [
 def test_prefiltered_and_unfiltered_evaluation_find_the_same_hits(rules_and_events: tuple[list, pl.DataFrame],
                                                                    decode: bool) -> None:
     rules, events = rules_and_events
-    assert sum(r.terms is not None for r in rules) / len(rules) > 0.9
+    assert sum(r.terms is not None for r in rules) / len(rules) > 0.8
     fast = match(events, rules, decode=decode)
     slow = match(events, rules, decode=decode, prefilter=False)
     assert fast.height > 1000
@@ -136,7 +136,9 @@ def test_terms_of_rule_shapes() -> None:
         Term("url_query", "union", "ci"), Term("url_query", "sleep(", "ci")}
     # not, regex, short literals: nothing
     assert terms("  a:\n    cs-uri-query|contains: union\n  condition: not a") is None
-    assert terms("  a:\n    cs-uri-query|re: 'union\\s+select'\n  condition: a") is None
+    assert terms("  a:\n    cs-uri-query|re: 'union\\s+(all\\s+)?select|sleep\\(\\d'\n  condition: a") == {
+        Term("url_query", "select", "ci"), Term("url_query", "sleep(", "ci")}
+    assert terms("  a:\n    cs-uri-query|re: '[[:alpha:]]union'\n  condition: a") is None  # read differently by Rust
     assert terms("  a:\n    cs-uri-query|contains: '..'\n  condition: a") is None
     # wildcards inside: the longest literal run; keywords: the raw line; cased and non-ASCII text
     assert terms("  a:\n    cs-uri-stem: '/cgi-bin/*.sh'\n  condition: a") == {Term("url_path", "/cgi-bin/", "ci")}

@@ -12,8 +12,11 @@ How a condition gives its terms:
 
 - `a and b`: the terms of any one child (every child must hold); the most selective is taken.
 - `a or b`: the union of the children's terms, if every child has some; otherwise none.
-- `not a`, numbers, regular expressions, CIDR, comparisons, field references, null and exists
-  tests: none (nothing that must occur).
+- a regular expression: the literal runs it cannot match without (parsed with Python's re parser:
+  a sequence needs each of its runs, an alternation one run of each branch, a repeat of at least
+  one its body), when the pattern has nothing the two regex dialects read differently.
+- `not a`, numbers, CIDR, comparisons, field references, null and exists tests: none (nothing
+  that must occur).
 - a string: its text for whole-value, contains, startswith and endswith matches; for a value with
   inner wildcards (`/cgi-bin/*.sh`), its longest literal run.
 
@@ -36,8 +39,11 @@ A rule without terms is evaluated on every row; one whose terms are too weak to 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from re import _constants as sre
+from re import _parser as sre_parse
 from typing import Any, Literal
 
 import polars as pl
@@ -48,7 +54,14 @@ from sigma.conditions import (
     ConditionOR,
     ConditionValueExpression,
 )
-from sigma.types import SigmaCasedString, SigmaExpansion, SigmaNumber, SigmaString, SpecialChars
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExpansion,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SpecialChars,
+)
 
 from secaware.detect.backend import KEYWORD_COLUMN, _literal_shape
 
@@ -152,6 +165,10 @@ def _value_terms(column: str | None, value: Any, *, keyword: bool) -> Terms | No
         return frozenset().union(*children)  # type: ignore[arg-type]
     if isinstance(value, SigmaString):
         return _string_terms(column, value, keyword=keyword)
+    if isinstance(value, SigmaRegularExpression):
+        regexp = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
+        found = regex_literals(regexp)
+        return frozenset(Term(column, lit.lower(), "ci") for lit in found) if found else None
     if keyword and isinstance(value, SigmaNumber):
         # backend: raw contains the number's decimal text, as is (digits: ASCII folding is a superset)
         text = str(value.number)
@@ -185,6 +202,52 @@ def _string_terms(column: str, value: SigmaString, *, keyword: bool) -> Terms | 
     ascii_runs = [r for r in runs if r.isascii()]
     best = max(ascii_runs, key=len, default="")
     return frozenset({Term(column, best.lower(), "ci")}) if best else None
+
+
+#: Syntax Rust's regex (which runs the rule) and Python's parser read differently: POSIX and nested
+#: classes (`[[:alpha:]]`, `[a[b]]`) would leave Python a literal `]` that Rust never needs.
+_DIALECT_RISK = re.compile(r"\[:|\[[^\]]*\[")
+
+
+def regex_literals(pattern: str) -> set[str] | None:
+    """ASCII literals of which one occurs in every match of pattern (lowercase), or None."""
+    if _DIALECT_RISK.search(pattern):
+        return None
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+    found = _regex_seq(list(parsed))
+    if not found or any(len(lit) < MIN_LITERAL for lit in found):
+        return None
+    return {lit.lower() for lit in found}
+
+
+def _regex_seq(items: list[Any]) -> set[str] | None:
+    """Required literals of a sequence: its best run or its best required child."""
+    options: list[set[str]] = []
+    run = ""
+    for op, arg in items:
+        if op is sre.LITERAL and arg < 128:
+            run += chr(arg)
+            continue
+        if run:
+            options.append({run})
+            run = ""
+        child: set[str] | None = None
+        if op is sre.SUBPATTERN:
+            child = _regex_seq(list(arg[-1]))
+        elif op is sre.BRANCH:
+            branches = [_regex_seq(list(b)) for b in arg[1]]
+            child = set().union(*branches) if branches and all(branches) else None  # type: ignore[arg-type]
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
+            child = _regex_seq(list(arg[2]))
+        if child:
+            options.append(child)
+    if run:
+        options.append({run})
+    options = [o for o in options if o and all(len(x) >= MIN_LITERAL for x in o)] or options
+    return max(options, key=lambda o: min(len(x) for x in o), default=None)
 
 
 def _literal_runs(parts: Iterable[Any]) -> list[str]:
