@@ -61,11 +61,14 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def rule_paths() -> list[Path]:
-    """The SigmaHQ webserver rules and every rule file of the shipped pack (rules/)."""
+def rule_paths(pack: bool | None = None) -> list[Path]:
+    """The SigmaHQ webserver rules and every rule file of the shipped pack (rules/), unless pack is false
+    (default: the environment's SECAWARE_BENCH_PACK, 1)."""
+    if pack is None:
+        pack = os.environ.get("SECAWARE_BENCH_PACK", "1") != "0"
     web = [p for p in sorted((SHARED / "sigmahq").rglob("*.yml")) if "category: webserver" in p.read_text("utf-8")]
-    pack = sorted(p for p in (REPO / "rules").rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
-    return web + pack
+    shipped = sorted(p for p in (REPO / "rules").rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+    return web + (shipped if pack else [])
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +97,7 @@ def build_events(path: Path, n: int, seed: int, chunk: int) -> None:
     if not gov.exists():
         say(f"generating {n_gov:,} portal lines (bench_ingest's generator)")
         generate_web(gov, n_gov, seed)
-    rules = SigmaCollection.load_ruleset([str(p) for p in rule_paths()], collect_errors=True).rules
+    rules = SigmaCollection.load_ruleset([str(p) for p in rule_paths(pack=True)], collect_errors=True).rules
     triggers = trigger_lines([r for r in rules if not r.errors], seed=seed)
 
     def repeat(lines: list[str], k: int) -> list[str]:
@@ -213,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/secaware-bench"))
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--no-pack", action="store_true", help="the SigmaHQ webserver rules only, not rules/")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -221,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child_ours(data, number) if kind == "ours" else child_sqlite(data, number)))
         return 0
 
+    if args.no_pack:
+        os.environ["SECAWARE_BENCH_PACK"] = "0"  # children inherit it
     data = args.workdir.absolute() / "detect" / f"events-{args.events}-s{args.seed}-v{GEN_VERSION}.parquet"
     data.parent.mkdir(parents=True, exist_ok=True)
     if not data.exists():
