@@ -35,6 +35,8 @@ TITLE = "默认账户与共享账户"
 CLAUSES = {2: ("7.1.4.2 b", "7.1.4.2 c"), 3: ("8.1.4.2 b", "8.1.4.2 c")}
 DEFAULT_ACCOUNTS = ("root", "admin", "administrator", "guest", "test", "sa", "system", "default", "user")
 SESSION_GUESS = dt.timedelta(minutes=10)
+#: Sessions of one account opened while one of its sessions is open, looked at per session.
+MAX_OVERLAP = 50
 #: Failed logins of a default account before its successful login that make the password a guess.
 FAILS_BEFORE = 3
 UID0_COMMAND = r"(?:useradd|adduser|usermod)\b[^;|&]*\s-(?:o\s+-)?u\s*0\b|(?:useradd|usermod)\b[^;|&]*--uid[= ]0\b"
@@ -132,9 +134,23 @@ def _overlaps(sessions: pl.DataFrame) -> pl.DataFrame:
     jump = (sessions.group_by("system", "src_ip").agg(pl.col("user").n_unique().alias("users"))
             .filter(pl.col("users") >= 2).select("system", "src_ip", pl.lit(True).alias("jump")))
     s = sessions.join(jump, on=["system", "src_ip"], how="left").with_columns(pl.col("jump").fill_null(False))
-    b = s.select("system", "user", *[pl.col(c).alias(f"{c}_b") for c in ("host", "src_ip", "start", "end", "jump")])
-    pairs = s.join(b, on=["system", "user"]).filter(
-        (pl.col("src_ip") != pl.col("src_ip_b")) & (pl.col("start") <= pl.col("start_b"))
-        & (pl.col("start_b") < pl.col("end")))
+    # Each session against the ones that start after it while it is still open, found by walking the
+    # account's sessions in start order: the k-th next session can only overlap if the (k-1)-th did for some
+    # session, so the walk stops at the first k with none. (A self-join would pair every two sessions of an
+    # admin account: millions of rows for a busy month.)
+    keys = ["system", "user"]
+    s = s.sort([*keys, "start"])
+    parts = []
+    for k in range(1, MAX_OVERLAP + 1):
+        later = s.select(*[pl.col(c).shift(-k).over(keys).alias(f"{c}_b")
+                           for c in ("host", "src_ip", "start", "end", "jump")])
+        hit = pl.concat([s, later], how="horizontal").filter(pl.col("start_b") < pl.col("end"))
+        if hit.height == 0:
+            break
+        parts.append(hit)
+    if not parts:
+        return s.head(0).with_columns(*[pl.lit(None, dtype=s.schema[c]).alias(f"{c}_b")
+                                        for c in ("host", "src_ip", "start", "end", "jump")])
+    pairs = pl.concat(parts).filter(pl.col("src_ip") != pl.col("src_ip_b"))
     mixed = is_public(pl.col("src_ip")) != is_public(pl.col("src_ip_b"))
     return pairs.filter(mixed | (~pl.col("jump") & ~pl.col("jump_b"))).sort("start")
