@@ -228,6 +228,38 @@ def test_new_batches_are_scored_once_windows_are_replaced_and_a_rerun_adds_nothi
     assert req_before.equals(req_after)
 
 
+def test_a_run_killed_between_its_commits_is_completed_by_the_next_one(sample_store, tmp_path, monkeypatch) -> None:
+    from secaware.anomaly import pipeline
+    from secaware.store import Store
+
+    store = tmp_path / "store"
+    shutil.copytree(sample_store, store)
+    log = tmp_path / "more" / "621000-qingyang" / "qy-zwfw" / "auth.log"
+    write(log, auth_lines(dt.datetime(2026, 11, 24, 3, 0, tzinfo=dt.UTC), "203.0.113.77", 20))
+    anomalies(store, models=tmp_path / "models", keep_all=True)
+    clean = read_table(store, "anomalies")
+    ingest([log], store, settle_seconds=0)
+
+    real = Store.commit
+
+    def crash(self, table, actions, *, app_id, batch_id):  # the behaviour level dies after its delete
+        if app_id == pipeline.APP_BEHAVIOUR:
+            raise KeyboardInterrupt
+        return real(self, table, actions, app_id=app_id, batch_id=batch_id)
+
+    monkeypatch.setattr(Store, "commit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        anomalies(store, models=tmp_path / "models", keep_all=True)
+    monkeypatch.setattr(Store, "commit", real)
+    again = anomalies(store, models=tmp_path / "models", keep_all=True)
+    assert not again.nothing_new and again.requests == 0  # the request level had committed; only behaviour redone
+    rows = read_table(store, "anomalies")
+    assert rows["anomaly_id"].n_unique() == rows.height
+    assert rows.filter(pl.col("kind") == "request").height == clean.filter(pl.col("kind") == "request").height
+    assert rows.filter((pl.col("entity") == "203.0.113.77") & (pl.col("model") == "auth_source_day")).height == 1
+    assert anomalies(store, models=tmp_path / "models").nothing_new
+
+
 # --------------------------------------------------------------------------------------------- CLI
 
 

@@ -34,17 +34,18 @@ class BehaviourDetector(BaseEstimator):
     """IForest + ECOD + HBOS, calibrated and averaged into one score (higher = more unusual)."""
 
     def __init__(self, *, contamination: float = 0.001, n_estimators: int = 100, n_bins: int = 20,
-                 max_samples: int = 200_000, random_state: int | None = 0) -> None:
+                 max_samples: int = 100_000, n_jobs: int = -1, random_state: int | None = 0) -> None:
         self.contamination = contamination
         self.n_estimators = n_estimators
         self.n_bins = n_bins
         self.max_samples = max_samples
+        self.n_jobs = n_jobs
         self.random_state = random_state
 
     def _detectors(self) -> dict[str, Any]:
         return {
             "iforest": IForest(n_estimators=self.n_estimators, contamination=self.contamination,
-                               random_state=self.random_state),
+                               n_jobs=self.n_jobs, random_state=self.random_state),
             "ecod": InductiveECOD(contamination=self.contamination),
             "hbos": FastHBOS(n_bins=self.n_bins, contamination=self.contamination),
         }
@@ -66,11 +67,11 @@ class BehaviourDetector(BaseEstimator):
         for name, det in self.detectors_.items():
             det.fit(X)
             raw = det.decision_scores_
-            cal = TailCalibrator().fit(raw)
+            cal = TailCalibrator(max_values=20_000).fit(raw)
             self.calibrators_[name] = cal
             parts.append(cal.transform(raw, in_sample=True))
         combined = np.mean(parts, axis=0)
-        self.combined_ = TailCalibrator().fit(combined)
+        self.combined_ = TailCalibrator(max_values=20_000).fit(combined)
         self.threshold_ = -math.log10(self.contamination)
         self.train_scores_ = self.combined_.transform(combined, in_sample=True)
         return self
@@ -156,7 +157,7 @@ class SetModel:
     feature_set: str
     detector: BehaviourDetector
     baseline: FeatureBaseline
-    known: dict[str, pl.Series] = field(default_factory=dict)
+    known: dict[str, pl.DataFrame] = field(default_factory=dict)  # value -> first seen
     windows: int = 0
     period: tuple[str | None, str | None] = (None, None)
 
@@ -185,23 +186,22 @@ def explain_rows(frame: pl.DataFrame, model: SetModel, fs: FeatureSet, *, top: i
     surprise, direction = model.baseline.deviations(values, in_sample=in_sample)
     far = np.abs(values - model.baseline.median_) / model.baseline.scale_
     n = model.baseline.n_
+    order = np.lexsort((-far, -np.round(surprise, 6)), axis=-1)[:, :top]  # most surprising, then farthest out
+    typical = [_fmt(model.baseline.median_[j], f.unit) for j, f in enumerate(fs.features)]
     texts, devs = [], []
     for i in range(values.shape[0]):
-        order = sorted(range(values.shape[1]), key=lambda j: (-round(surprise[i, j], 6), -far[i, j]))
-        chosen = [j for j in order if surprise[i, j] >= 1.0][:top] or order[:1]
+        chosen = [j for j in order[i] if surprise[i, j] >= 1.0] or [order[i, 0]]
         parts, rows = [], []
         for j in chosen:
             f = fs.features[j]
-            share = 10 ** -surprise[i, j]
+            s = surprise[i, j]
             word = "higher" if direction[i, j] > 0 else "lower"
-            if share * (n + 1) <= 1.0 + 1e-9:
-                how = f"{word} than all {n:,} baseline windows"
-            else:
-                how = f"{word} than {1 - share:.1%} of baseline windows"
-            observed, typical = _fmt(values[i, j], f.unit), _fmt(model.baseline.median_[j], f.unit)
-            parts.append(f"{f.label} {observed} (typical {typical}, {how})")
-            rows.append({"feature": f.name, "observed": observed, "typical": typical,
-                         "score": round(float(surprise[i, j]), 3)})
+            share = 10 ** -s
+            how = (f"{word} than all {n:,} baseline windows" if share * (n + 1) <= 1.0 + 1e-9
+                   else f"{word} than {1 - share:.1%} of baseline windows")
+            observed = _fmt(values[i, j], f.unit)
+            parts.append(f"{f.label} {observed} (typical {typical[j]}, {how})")
+            rows.append({"feature": f.name, "observed": observed, "typical": typical[j], "score": round(float(s), 3)})
         texts.append("; ".join(parts))
         devs.append(rows)
     return texts, devs

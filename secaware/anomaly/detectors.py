@@ -31,11 +31,22 @@ __all__ = ["FastHBOS", "InductiveECOD", "TailCalibrator", "tail_surprise"]
 
 
 class InductiveECOD(ECOD):
-    """ECOD whose scores of new rows use the training distribution only (see the module docstring)."""
+    """ECOD whose scores of new rows use the training distribution only (see the module docstring).
+
+    Beyond the training range a feature's tail probability keeps falling exponentially (scale from
+    the feature's own body, at most `max_excess` more nats), where plain ECDF tails would stop at
+    1 / (n + 1): 254 destinations and 3 destinations are both beyond a baseline whose most was 2,
+    but not equally so.
+    """
+
+    def __init__(self, contamination: float = 0.1, n_jobs: int = 1, max_excess: float = 30.0) -> None:
+        super().__init__(contamination=contamination, n_jobs=n_jobs)
+        self.max_excess = max_excess
 
     def fit(self, X, y=None):
         X = check_array(X, dtype=np.float64)
         self.sorted_ = np.sort(X, axis=0)
+        self.scale_ = np.array([_tail_scale(self.sorted_[:, j], floor=1e-3) for j in range(X.shape[1])])
         with warnings.catch_warnings():  # constant features (a flag never set) have no skew: sign 0
             warnings.simplefilter("ignore", RuntimeWarning)
             self.skew_sign_ = np.nan_to_num(np.sign(skew(X, axis=0)))
@@ -53,8 +64,11 @@ class InductiveECOD(ECOD):
             col = self.sorted_[:, j]
             le = np.searchsorted(col, X[:, j], side="right")  # training rows <= x
             ge = n - np.searchsorted(col, X[:, j], side="left")  # training rows >= x
-            u_l = -np.log((le + 1) / (n + 1))
-            u_r = -np.log((ge + 1) / (n + 1))
+            x = X[:, j]
+            over = np.minimum(np.maximum(x - col[-1], 0.0) / self.scale_[j], self.max_excess)
+            under = np.minimum(np.maximum(col[0] - x, 0.0) / self.scale_[j], self.max_excess)
+            u_l = -np.log((le + 1) / (n + 1)) + under
+            u_r = -np.log((ge + 1) / (n + 1)) + over
             s = self.skew_sign_[j]
             u_skew = u_l * -1 * np.sign(s - 1) + u_r * np.sign(s + 1)
             out += np.maximum(np.maximum(u_l, u_r), u_skew)
@@ -152,15 +166,15 @@ class TailCalibrator(BaseEstimator):
                              in_sample=in_sample)
 
 
-def _tail_scale(s: np.ndarray) -> float:
+def _tail_scale(s: np.ndarray, floor: float = 1e-9) -> float:
     """Scale of an exponential tail fitted on the upper quantiles of the body (not on the extremes,
     which may be the very anomalies the baseline contains)."""
     n = s.shape[0]
     if n < 5:
-        return float(max(np.ptp(s), 1e-9)) if n else 1.0
+        return float(max(np.ptp(s), floor)) if n else 1.0
     lo_q, hi_q = (0.90, 0.99) if n >= 1000 else (0.50, 0.90)
     lo, hi = np.quantile(s, [lo_q, hi_q])
     beta = (hi - lo) / math.log((1 - lo_q) / (1 - hi_q))
     if beta <= 0:  # a flat body: scale by the whole spread instead
         beta = float(np.ptp(s)) / 10
-    return float(max(beta, 1e-9))
+    return float(max(beta, floor))

@@ -7,16 +7,17 @@ Four feature sets, each one row per entity and window:
 - `auth_source_day`: a source address on the hosts' login logs in one local day;
 - `fw_source_hour`: a source address on the firewalls (and IDS flows) in one hour.
 
-"New" features compare with a set of known entities (and, for accounts, known account-source
-pairs): when scoring, everything the baseline saw; when training, the baseline's earlier days
-(training walks through the baseline day by day), which is the closest the baseline can come to
-asking itself the same question.
+"New" features ask whether the baseline had seen the entity (or, for accounts, the account-source
+pair) before the window's time: the model keeps when it first saw each one, so a window after the
+baseline is compared with the whole baseline, and a window inside it (training walks the baseline
+in time order, and a first scoring run may cover it) with what came before, the same question.
 
 The functions here return lazy frames; collecting is the caller's business.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,20 +63,32 @@ class FeatureSet:
     def feature_names(self) -> list[str]:
         return [f.name for f in self.features]
 
-    def compute(self, events: pl.LazyFrame, *, tz: str = DEFAULT_TZ,
-                known: dict[str, pl.Series] | None = None) -> pl.LazyFrame:
-        """One row per entity and window: KEYS then the features (floats). known: see known_sets."""
-        out = self.build(events.filter(self.where()), tz, known)
+    def compute(self, events: pl.LazyFrame, *, tz: str = DEFAULT_TZ, known: dict[str, pl.DataFrame] | None = None,
+                as_of: dt.datetime | None = None) -> pl.LazyFrame:
+        """One row per entity and window: KEYS then the features (floats).
+
+        known: first-seen tables (see known_sets); an entity first seen before as_of (default: ever)
+        is not new. Windows computed together should start at or after as_of.
+        """
+        sets = {name: (table if as_of is None else table.filter(pl.col("first") < as_of))["value"]
+                for name, table in (known or {}).items()}
+        out = self.build(events.filter(self.where()), tz, sets)
         return out.select(*KEYS, *[pl.col(f.name).cast(pl.Float64).fill_null(0.0).fill_nan(0.0)
                                    for f in self.features])
 
+    def window_keys(self, events: pl.LazyFrame, *, tz: str = DEFAULT_TZ) -> pl.LazyFrame:
+        """The events this feature set reads, each with the entity and window_start it counts towards."""
+        return _with_window(self, events.filter(self.where()), tz)
+
     def known_sets(self, events: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
-        """What these events teach the "new" features: entities, and for accounts the sources they logged in from."""
+        """What these events teach the "new" features, as (value, first) tables: the entities, and for
+        accounts the sources they logged in from, with the first time each was seen."""
         lf = _entity_frame(self, events.filter(self.where()))
-        out = {"entities": lf.select(pl.col("entity").drop_nulls().unique())}
+        out = {"entities": lf.filter(pl.col("entity").is_not_null()).group_by(pl.col("entity").alias("value")).agg(
+            pl.col("ts").min().alias("first"))}
         if self.name == "auth_account_day":
-            out["pairs"] = lf.filter(pl.col("event_action") == "logged_in").select(
-                _pair().drop_nulls().unique().alias("entity"))
+            out["pairs"] = lf.filter((pl.col("event_action") == "logged_in") & _pair().is_not_null()).group_by(
+                _pair().alias("value")).agg(pl.col("ts").min().alias("first"))
         return out
 
 
@@ -133,38 +146,37 @@ def _with_window(fs: FeatureSet, lf: pl.LazyFrame, tz: str) -> pl.LazyFrame:
 
 
 def _common() -> list[pl.Expr]:
-    return [pl.len().alias("events"), pl.col("prefecture").drop_nulls().first().alias("prefecture"),
+    return [pl.len().alias("events"), pl.col("prefecture").first().alias("prefecture"),
             pl.col("batch_id").max().alias("batch_id")]
 
 
-def _burstiness() -> pl.Expr:
-    """(sd - mean) / (sd + mean) of the gaps between requests: -1 clockwork, 0 random, near 1 bursts."""
-    gaps = pl.col("ts").sort().diff().dt.total_microseconds().drop_nulls().cast(pl.Float64) / 1e6
-    value = (gaps.std() - gaps.mean()) / (gaps.std() + gaps.mean())
-    return pl.when(pl.len() >= 3).then(value.fill_nan(1.0)).otherwise(0.0)
-
-
 def _web(lf: pl.LazyFrame, tz: str, known: dict[str, pl.Series] | None) -> pl.LazyFrame:
-    lf = _with_window(WEB_SOURCE_HOUR, lf, tz).with_columns(site_key().alias("site"))
-    out = lf.group_by("entity", "window_start", "window_end").agg(
+    lf = _with_window(WEB_SOURCE_HOUR, lf, tz).with_columns(site_key().alias("site"),
+                                                           pl.col("ts").dt.truncate("1m").alias("__minute"))
+    keys = ["entity", "window_start"]
+    # requests per minute of the hour: the busiest minute, and how unevenly the hour is used
+    minutes = lf.group_by(*keys, "__minute").agg(pl.len().alias("__c")).group_by(*keys).agg(
+        pl.len().alias("active_minutes"), pl.col("__c").max().alias("max_per_minute"),
+        (pl.col("__c").cast(pl.Float64) ** 2).sum().alias("__sumsq"))
+    out = lf.group_by(*keys, "window_end").agg(
         *_common(),
-        pl.col("site").drop_nulls().first().alias("system"),
+        pl.col("site").first().alias("system"),
         pl.lit(None, dtype=pl.String).alias("host"),
-        pl.col("url_path").n_unique().alias("distinct_paths"),
+        pl.col("url_path").hash().n_unique().alias("distinct_paths"),  # 64-bit hashes: cheaper than strings
         pl.col("site").n_unique().alias("distinct_sites"),
         (pl.col("http_status") >= 400).mean().alias("error_ratio"),
         (pl.col("http_status") == 404).mean().alias("not_found_ratio"),
         pl.col("bytes").sum().alias("bytes"),
-        pl.col("user_agent").n_unique().alias("distinct_user_agents"),
+        pl.col("user_agent").hash().n_unique().alias("distinct_user_agents"),
         pl.col("url_path").str.contains(ADMIN_PATH).mean().alias("admin_login_share"),
         pl.col("url_path").str.contains(STATIC_PATH).mean().alias("static_share"),
         (pl.col("http_method") == "POST").mean().alias("post_share"),
-        pl.col("ts").dt.truncate("1m").n_unique().alias("active_minutes"),
-        pl.col("ts").dt.truncate("1m").unique_counts().max().alias("max_per_minute"),
-        _burstiness().alias("burstiness"),
-    )
+    ).join(minutes, on=keys, how="left")
+    mean = pl.col("events").cast(pl.Float64) / 60.0
     return out.with_columns(
         pl.col("events").alias("requests"),
+        # index of dispersion of requests per minute: 0 clockwork, about 1 random, far above 1 bursts
+        ((pl.col("__sumsq") / 60.0 - mean * mean) / mean).alias("burstiness"),
         _night(tz, "window_start").cast(pl.Float64).alias("night"),
         _is_new(known, "entities", pl.col("entity")).alias("new_source"),
     )
@@ -182,6 +194,7 @@ def _auth_account(lf: pl.LazyFrame, tz: str, known: dict[str, pl.Series] | None)
         login.sum().alias("successes"),
         pl.col("src_ip").drop_nulls().n_unique().alias("distinct_sources"),
         pl.col("src_ip").filter(~_private("src_ip")).drop_nulls().n_unique().alias("external_sources"),
+        (login & ~_private("src_ip")).sum().alias("external_logins"),
         (login & _night(tz)).sum().alias("night_logins"),
         (login & (pl.col("auth_method") == "password")).sum().alias("password_logins"),
         pl.col("src_ip").filter(login & pl.col("__new_pair")).drop_nulls().n_unique().alias("new_sources"),
@@ -210,6 +223,7 @@ def _auth_source(lf: pl.LazyFrame, tz: str, known: dict[str, pl.Series] | None) 
     return out.with_columns(
         (pl.col("failures") / pl.col("distinct_accounts").clip(lower_bound=1)).alias("failures_per_account"),
         (~_private("entity")).cast(pl.Float64).alias("external"),
+        pl.when(~_private("entity")).then(pl.col("successes")).otherwise(0).alias("external_logins"),
         _is_new(known, "entities", pl.col("entity")).alias("new_source"),
     )
 
@@ -255,7 +269,7 @@ WEB_SOURCE_HOUR = FeatureSet(
      _F("post_share", "share of POST requests", "ratio"),
      _F("active_minutes", "minutes with requests", "minutes", True),
      _F("max_per_minute", "most requests in one minute", "count", True),
-     _F("burstiness", "burstiness of request times (-1 clockwork, 1 bursts)", "score"),
+     _F("burstiness", "burstiness (variance/mean of requests per minute: 0 steady, 1 random)", "score", True),
      _F("night", "at night (00:00-06:00 local)", "flag"),
      _F("new_source", "address new to the baseline", "flag")),
     _web,
@@ -270,6 +284,7 @@ AUTH_ACCOUNT_DAY = FeatureSet(
      _F("successes", "logins", "count", True),
      _F("distinct_sources", "distinct source addresses", "count", True),
      _F("external_sources", "source addresses outside the private ranges", "count", True),
+     _F("external_logins", "logins from outside the private ranges", "count", True),
      _F("night_logins", "logins at night (00:00-06:00 local)", "count", True),
      _F("password_logins", "logins with a password", "count", True),
      _F("new_sources", "logins from addresses this account never used in the baseline", "count", True),
@@ -292,6 +307,7 @@ AUTH_SOURCE_DAY = FeatureSet(
      _F("night_logins", "logins at night (00:00-06:00 local)", "count", True),
      _F("password_logins", "logins with a password", "count", True),
      _F("external", "address outside the private ranges", "flag"),
+     _F("external_logins", "logins from this address outside the private ranges", "count", True),
      _F("new_source", "address new to the baseline", "flag")),
     _auth_source,
 )

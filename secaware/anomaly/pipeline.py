@@ -105,6 +105,8 @@ class AnomalyReport:
     baseline: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     nothing_new: bool = False
+    request_seconds: float = 0.0
+    behaviour_seconds: float = 0.0
     seconds: float = 0.0
 
     @property
@@ -152,16 +154,19 @@ def _requests(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.select(*_REQUEST_COLUMNS).with_columns(site_key().alias("site"))
 
 
-def _days(first: dt.datetime, last: dt.datetime, tz: str) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Local days (as UTC ranges) from first to last: hourly and daily windows never straddle two."""
+def _days(first: dt.datetime, last: dt.datetime, tz: str, hours: int = 24) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Spans of `hours` within local days (as UTC ranges) from first to last: no window straddles two."""
     zone = ZoneInfo(tz)
     day = first.astimezone(zone).date()
     end = last.astimezone(zone).date()
     out = []
     while day <= end:
-        a = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
-        b = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
-        out.append((a, b))
+        for h in range(0, 24, hours):
+            a = dt.datetime.combine(day, dt.time(h), zone).astimezone(dt.UTC)
+            b = (dt.datetime.combine(day, dt.time(h + hours), zone) if h + hours < 24 else
+                 dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone)).astimezone(dt.UTC)
+            if b > first and a <= last:
+                out.append((a, b))
         day += dt.timedelta(days=1)
     return out
 
@@ -179,25 +184,32 @@ def _slices(lf: pl.LazyFrame) -> list[tuple[int, int, int]]:
     return out
 
 
+#: Events are read this many hours at a time for hourly feature sets (a day at a time for daily ones).
+SPAN_HOURS = 4
+
+
 def _walk(events: pl.LazyFrame, fs: FeatureSet, tz: str, first: dt.datetime, last: dt.datetime, *,
-          known: dict[str, pl.Series] | None) -> tuple[pl.DataFrame, dict[str, pl.Series]]:
-    """Feature rows of fs day by day. known None: training, each day compared with the days before it
-    (the running known sets are returned); else scoring against the fixed baseline sets."""
+          known: dict[str, pl.DataFrame] | None) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """Feature rows of fs, a few hours of events at a time (bounded memory).
+
+    known None: training; the first-seen tables are built as it goes, so each span is compared with the
+    spans before it, and returned. Else scoring against the model's first-seen tables.
+    """
     have = events.collect_schema()
     cols = [c for c in fs.columns if c in have]
-    running: dict[str, pl.Series] = {} if known is None else known
+    running: dict[str, pl.DataFrame] = {} if known is None else known
     frames = []
-    for a, b in _days(first, last, tz):
-        day = events.filter((pl.col("ts") >= a) & (pl.col("ts") < b)).select(cols)
-        frame = fs.compute(day, tz=tz, known=running).collect()
+    for a, b in _days(first, last, tz, 24 if fs.window == "1d" else SPAN_HOURS):
+        span = events.filter((pl.col("ts") >= a) & (pl.col("ts") < b)).select(cols)
+        frame = fs.compute(span, tz=tz, known=running, as_of=a).collect()
         if frame.height:
             frames.append(frame)
         if known is None and frame.height:
-            learned = fs.known_sets(day)
-            for name, lf in learned.items():
-                values = lf.collect().to_series()
+            for name, lf in fs.known_sets(span).items():
+                learned = lf.collect()
                 old = running.get(name)
-                running[name] = values if old is None else pl.concat([old, values]).unique()
+                running[name] = learned if old is None else pl.concat([old, learned.join(old, on="value",
+                                                                                          how="anti")])
     if not frames:
         return pl.DataFrame(), running
     return pl.concat(frames, how="vertical_relaxed"), running
@@ -214,6 +226,9 @@ def _fit_request(events: pl.LazyFrame, scope: pl.Expr, max_requests: int) -> tup
     n = int(web.select(pl.len()).collect().item())
     if n == 0:
         return None, 0
+    if n > max_requests:  # a sample, drawn before reading the rows (stable: by event id)
+        keep = max_requests / n
+        web = web.filter(pl.col("event_id").hash(7) < int(keep * 2**64))
     frame = _requests(web).select("site", "http_method", "url_path", "url_query").collect()
     profile = RequestProfile(max_requests=max_requests)
     if frame.height < profile.min_requests:
@@ -303,7 +318,7 @@ def train(store: str | Path | Store, *, since: dt.datetime | None = None, until:
                 name: {"entity_type": FEATURE_SETS[name].entity_type, "window": FEATURE_SETS[name].window,
                        "description": FEATURE_SETS[name].description, "windows": m.windows,
                        "window_period": list(m.period),
-                       "known": {k: v.len() for k, v in m.known.items()},
+                       "known": {k: v.height for k, v in m.known.items()},
                        "features": [{"name": f.name, "meaning": f.label, "unit": f.unit,
                                      "transform": "log1p" if f.log else "none"} for f in FEATURE_SETS[name].features],
                        "detectors": m.detector.params(), "threshold": m.detector.threshold_}
@@ -357,11 +372,15 @@ def anomalies(store: str | Path | Store, *, models: str | Path | None = None, tz
     inv = _inventory(inventory, report)
     detected_at = dt.datetime.now(dt.UTC)
     if done_req < max_batch:
+        t0 = time.monotonic()
         _request_level(store, events, done_req, max_batch, models_dir, allow_shared_models, keep_all, max_requests,
                        inv, detected_at, report, progress)
+        report.request_seconds = time.monotonic() - t0
     if done_beh < max_batch:
+        t0 = time.monotonic()
         _behaviour_level(store, events, done_beh, max_batch, models_dir, allow_shared_models, keep_all, tz,
                          contamination, inv, detected_at, report)
+        report.behaviour_seconds = time.monotonic() - t0
     report.seconds = time.monotonic() - started
     return report
 
@@ -483,7 +502,7 @@ def _behaviour_level(store: Store, events: pl.LazyFrame, done: int, max_batch: i
         if adhoc:
             frame = frames[fs.name].filter((pl.col("window_start") >= lo) & (pl.col("window_start") < hi))
         else:
-            frame, _ = _walk(events, fs, zone, touched[0], touched[1], known=model.known)
+            frame, _ = _walk(events, fs, zone, lo, hi - dt.timedelta(microseconds=1), known=model.known)
         if frame.height == 0:
             continue
         scores = model.detector.decision_function(to_matrix(frame, fs), in_sample=adhoc)
