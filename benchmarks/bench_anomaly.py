@@ -324,7 +324,7 @@ def touched(store: Path, samples: Path) -> pl.DataFrame:
     events = pl.scan_delta(str(store / "events")).join(lines.lazy(), on=["file", "line_no"])
     out = [fs.window_keys(events).select(pl.lit(name).alias("model"), "entity", "window_start", "scenario")
            for name, fs in FEATURE_SETS.items()]
-    return pl.concat(out).collect().unique(["model", "entity", "window_start"])
+    return pl.concat(out).collect().sort("scenario").unique(["model", "entity", "window_start"], keep="first")
 
 
 def positives(windows: pl.DataFrame, labels: pl.DataFrame, planted: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -346,7 +346,7 @@ def positives(windows: pl.DataFrame, labels: pl.DataFrame, planted: pl.DataFrame
         hit = windows.filter(who & (pl.col("window_end") > r["window_start"]) & (pl.col("window_start") <= r[
             "window_end"]))
         out.append(hit.select("anomaly_id").with_columns(pl.lit(r["scenario"]).alias("scenario")))
-    return pl.concat(out).group_by("anomaly_id").agg(pl.col("scenario").first())
+    return pl.concat(out).group_by("anomaly_id").agg(pl.col("scenario").sort().first())
 
 
 def bench_behaviour(work: Path, days: int, scale: float, seed: int) -> dict[str, Any]:

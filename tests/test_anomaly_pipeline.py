@@ -96,6 +96,12 @@ def test_flagged_windows_name_the_features_with_observed_and_typical_values(adho
     assert top["observed"] == "254" and top["typical"] == "1" and top["score"] >= 3
     assert sweep["prefecture"] == "621200" and sweep["entity_type"] == "ip" and sweep["kind"] == "behaviour"
     assert sweep["window_end"] - sweep["window_start"] == dt.timedelta(hours=1)
+    awvs = rows.filter((pl.col("model") == "web_source_hour") & (pl.col("entity") == "47.243.59.11")
+                       ).sort("score", descending=True).row(0, named=True)
+    assert awvs["system"] == "dx-portal" and awvs["file"] is None  # named from the inventory; file: requests only
+    ops = rows.filter(pl.col("entity") == "ops@ln-bdc-01").sort("score", descending=True).row(0, named=True)
+    assert ops["explanation"].startswith("logins from outside the private ranges 1 (typical 0, higher than ")
+    assert ops["host"] == "ln-bdc-01" and ops["entity_type"] == "account" and ops["system"] == "ln-bdc"
 
 
 def test_request_rows_carry_the_event_origin(adhoc) -> None:

@@ -119,26 +119,39 @@ def tail_surprise(sorted_values: np.ndarray, x: np.ndarray, *, beta: float, uppe
                   in_sample: bool = False) -> np.ndarray:
     """-log10 of the share of `sorted_values` at least as extreme as each x (upper or lower side).
 
-    (count + 1) / (n + 1), so a value beyond every baseline value gets 1 / (n + 1), and then an
-    exponential decay with scale `beta` for how far beyond it lies. in_sample: x are themselves
-    among the values (leave-one-out: a point is not compared with itself).
+    (count + 1) / (n + 1), the count interpolated between neighbouring baseline values (so values
+    between the same two baseline values are not tied); a value beyond every baseline value gets
+    1 / (n + 1) and then an exponential decay with scale `beta` for how far beyond it lies.
+    in_sample: x are themselves among the values (leave-one-out: a point is not compared with itself).
     """
-    n = sorted_values.shape[0]
+    s = sorted_values
+    n = s.shape[0]
     if n == 0:
         return np.zeros(x.shape[0])
     self_count = 1 if in_sample else 0
     if upper:
-        count = n - np.searchsorted(sorted_values, x, side="left") - self_count
-        others = sorted_values[-1 - self_count] if n > self_count else sorted_values[-1]
+        k = np.searchsorted(s, x, side="left")  # first baseline value >= x
+        count = (n - k - self_count).astype(np.float64)
+        inner = (k > 0) & (k < n)
+        kk = np.clip(k, 1, n - 1) if n > 1 else np.zeros_like(k)
+        gap = s[kk] - s[kk - 1] if n > 1 else np.ones(x.shape[0])
+        frac = np.where(inner & (gap > 0), (s[kk] - x) / np.where(gap > 0, gap, 1.0), 0.0)
+        others = s[-1 - self_count] if n > self_count else s[-1]
         beyond = np.maximum(x - others, 0.0)
     else:
-        count = np.searchsorted(sorted_values, x, side="right") - self_count
-        others = sorted_values[self_count] if n > self_count else sorted_values[0]
+        k = np.searchsorted(s, x, side="right")  # baseline values <= x
+        count = (k - self_count).astype(np.float64)
+        inner = (k > 0) & (k < n)
+        kk = np.clip(k, 1, n - 1) if n > 1 else np.zeros_like(k)
+        gap = s[kk] - s[kk - 1] if n > 1 else np.ones(x.shape[0])
+        frac = np.where(inner & (gap > 0), (x - s[kk - 1]) / np.where(gap > 0, gap, 1.0), 0.0)
+        others = s[self_count] if n > self_count else s[0]
         beyond = np.maximum(others - x, 0.0)
-    count = np.maximum(count, 0)
+    count = np.maximum(count, 0.0)
+    outside = count == 0
+    count = count + np.clip(frac, 0.0, 1.0)
     m = max(n - self_count, 1)
     log_p = np.log10((count + 1) / (m + 1))
-    outside = count == 0
     if beta > 0:
         log_p = np.where(outside, log_p - beyond / beta / math.log(10), log_p)
     return -log_p

@@ -37,7 +37,7 @@ PRIVATE_IP = (r"^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|
 NIGHT_HOURS = 6  # local hours 00:00-05:59 count as night
 DEFAULT_TZ = "Asia/Shanghai"
 #: Columns every feature set returns besides its features.
-KEYS = ("entity", "window_start", "window_end", "events", "prefecture", "system", "host", "batch_id")
+KEYS = ("entity", "window_start", "window_end", "events", "prefecture", "system", "host", "file", "batch_id")
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,7 @@ def _with_window(fs: FeatureSet, lf: pl.LazyFrame, tz: str) -> pl.LazyFrame:
 
 def _common() -> list[pl.Expr]:
     return [pl.len().alias("events"), pl.col("prefecture").first().alias("prefecture"),
+            pl.col("file").first().alias("file"),  # one of the window's files: names its system from the inventory
             pl.col("batch_id").max().alias("batch_id")]
 
 
@@ -277,7 +278,7 @@ WEB_SOURCE_HOUR = FeatureSet(
 
 AUTH_ACCOUNT_DAY = FeatureSet(
     "auth_account_day", "account", "1d", "an account (user@host) on the login logs in one local day",
-    (*_BASE, "event_category", "event_action", "outcome", "user", "host", "src_ip", "auth_method"),
+    (*_BASE, "event_category", "event_action", "outcome", "user", "host", "src_ip", "auth_method", "file"),
     lambda: (pl.col("event_category") == "authentication") & pl.col("user").is_not_null()
     & pl.col("event_action").is_in(AUTH_ACTIONS),
     (_F("failures", "failed logins", "count", True),
@@ -295,7 +296,8 @@ AUTH_ACCOUNT_DAY = FeatureSet(
 
 AUTH_SOURCE_DAY = FeatureSet(
     "auth_source_day", "ip", "1d", "a source address on the login logs in one local day",
-    (*_BASE, "event_category", "event_action", "outcome", "user", "host", "src_ip", "auth_method", "invalid_user"),
+    (*_BASE, "event_category", "event_action", "outcome", "user", "host", "src_ip", "auth_method", "invalid_user",
+     "file"),
     lambda: (pl.col("event_category") == "authentication") & pl.col("src_ip").is_not_null()
     & pl.col("event_action").is_in(AUTH_ACTIONS),
     (_F("failures", "failed logins", "count", True),
@@ -314,7 +316,8 @@ AUTH_SOURCE_DAY = FeatureSet(
 
 FW_SOURCE_HOUR = FeatureSet(
     "fw_source_hour", "ip", "1h", "a source address on the firewalls in one hour",
-    (*_BASE, "event_category", "src_ip", "dst_ip", "dst_port", "action", "bytes", "src_bytes", "dst_bytes", "host"),
+    (*_BASE, "event_category", "src_ip", "dst_ip", "dst_port", "action", "bytes", "src_bytes", "dst_bytes", "host",
+     "file"),
     lambda: (pl.col("event_category") == "network") & pl.col("src_ip").is_not_null(),
     (_F("sessions", "sessions and denied packets", "count", True),
      _F("distinct_destinations", "distinct destination addresses", "count", True),

@@ -527,7 +527,8 @@ def _behaviour_level(store: Store, events: pl.LazyFrame, done: int, max_batch: i
             pl.lit(threshold).alias("threshold"), (pl.col("score") >= threshold).alias("is_anomaly"),
             pl.col("events").cast(pl.Int64), pl.lit(baseline).alias("baseline"), pl.lit(adhoc).alias("adhoc"),
             pl.lit(detected_at, dtype=UTC_TS).alias("detected_at"))
-        parts.append(store.stage(ANOMALIES, _finish(_attribute(rows, inv))))
+        rows = _attribute(rows, inv).with_columns(pl.lit(None, dtype=pl.String).alias("file"))  # file: requests only
+        parts.append(store.stage(ANOMALIES, _finish(rows)))
     if deletes and store.exists(ANOMALIES):
         store.delete(ANOMALIES, "kind = 'behaviour' AND (" + " OR ".join(deletes) + ")")
     store.commit(ANOMALIES, parts, app_id=APP_BEHAVIOUR, batch_id=max_batch)

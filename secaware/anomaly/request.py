@@ -467,6 +467,10 @@ def _where(r: dict[str, Any]) -> str:
     return f"requests to {r['endpoint']}"
 
 
+def _chars(n: int) -> str:
+    return f"{n} character" if n == 1 else f"{n} characters"
+
+
 def _join(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
@@ -502,18 +506,18 @@ def _value_findings(r: dict[str, Any], me: int) -> list[tuple[float, str, dict[s
         if top < len(KINDS) and share >= 0.5:
             typical = f"{KINDS[top][0]} ({share:.1%})"
             text = (f"parameter `{name}` is {KINDS[top][0]} in {share:.1%} of {n:,} baseline {where}, but this "
-                    f"value has {length} characters including {including}")
+                    f"value has {_chars(length)} including {including}")
         else:
             typical = f"never {including}" if never else f"{including} in under 1%"
             how = "never had" if never else "had"
             share_of = "" if never else "fewer than 1% of "
             text = (f"parameter `{name}` {how} {including} in {share_of}{n:,} baseline {where}, but this value "
-                    f"has {length} characters including {'them' if len(labels) > 1 else 'it'}")
+                    f"has {_chars(length)} including {'them' if len(labels) > 1 else 'it'}")
         out.append((r["s_class"], text, {"feature": f"parameter {name}: characters",
-                                         "observed": f"{length} characters including {including}",
+                                         "observed": f"{_chars(length)} including {including}",
                                          "typical": typical, "score": round(r["s_class"], 3)}))
     if r["s_len"] >= 1.0:
-        text = (f"parameter `{name}` is at most {r['len_max']} characters long in {n:,} baseline {where} (mean "
+        text = (f"parameter `{name}` is at most {_chars(r['len_max'])} long in {n:,} baseline {where} (mean "
                 f"{r['len_mean']:.0f}), but this value has {length}")
         out.append((r["s_len"], text, {"feature": f"parameter {name}: length", "observed": f"{length}",
                                        "typical": f"mean {r['len_mean']:.0f}, at most {r['len_max']}",
