@@ -195,6 +195,12 @@ def test_a_tampered_model_is_refused_with_a_clear_error(portal) -> None:
     result = CliRunner().invoke(cli, ["anomalies", "--store", str(store), "--models", str(models)])
     assert result.exit_code == 1 and "does not match its model card" in result.output
     assert "anomalies" not in [p.name for p in store.iterdir()]  # nothing was written
+    # a bad behaviour model stops the run before the request level writes anything either
+    train(store, models_dir=models)
+    (models / "behaviour.joblib").write_bytes(b"not the trained model")
+    with pytest.raises(ModelError, match=r"behaviour\.joblib does not match its model card"):
+        anomalies(store, models=models)
+    assert "anomalies" not in [p.name for p in store.iterdir()]
 
 
 # ------------------------------------------------------------------------------------- incremental

@@ -120,7 +120,7 @@ def load_model(models_dir: str | Path, name: str, *, allow_shared: bool = False
                              f"was not loaded; retrain with `secaware models train`")
         return None
     if not allow_shared:
-        _check_location(directory)
+        check_location(directory)
     card = read_card(directory, name)
     assert card is not None
     entry = card.get("file") if isinstance(card.get("file"), dict) else {}
@@ -175,7 +175,7 @@ def _unsafe(st: os.stat_result, path: Path, *, strict: bool) -> str | None:
     return None
 
 
-def _check_location(directory: Path) -> None:
+def check_location(directory: Path) -> None:
     """The models folder itself must be private; its parents must not let others swap it out."""
     try:
         real = directory.resolve(strict=True)
@@ -204,7 +204,7 @@ def verify(models_dir: str | Path, *, allow_shared: bool = False) -> dict[str, d
         status = "ok"
         try:
             if not allow_shared:
-                _check_location(directory)
+                check_location(directory)
                 problem = _unsafe(path.stat(), path, strict=True)
                 if problem:
                     raise ModelError(_refusal(path, problem))

@@ -30,7 +30,7 @@ import polars as pl
 
 from secaware.anomaly.behaviour import BehaviourDetector, FeatureBaseline, SetModel, explain_rows, to_matrix
 from secaware.anomaly.features import DEFAULT_TZ, FEATURE_SETS, WEB_SOURCES, FeatureSet, site_key
-from secaware.anomaly.models import MODEL_FILES, library_versions, load_model, save_model
+from secaware.anomaly.models import MODEL_FILES, ModelError, check_location, library_versions, load_model, save_model
 from secaware.anomaly.request import CLASSES, KINDS, MAX_ENUM, RARE, RequestProfile
 from secaware.errors import SecawareError
 from secaware.schema import ANOMALIES, EVENTS, UTC_TS, schema
@@ -330,6 +330,11 @@ def train(store: str | Path | Store, *, since: dt.datetime | None = None, until:
         report.files["behaviour"] = {"path": str(Path(models_dir) / MODEL_FILES["behaviour"]), **card["file"]}
         report.windows = {name: m.windows for name, m in sets.items()}
         report.thresholds.update({name: m.detector.threshold_ for name, m in sets.items()})
+    if report.files:
+        try:
+            check_location(Path(models_dir))
+        except ModelError as exc:
+            report.notes.append(f"written, but will not load from there: {exc}")
     report.seconds = time.monotonic() - started
     return report
 
@@ -369,16 +374,19 @@ def anomalies(store: str | Path | Store, *, models: str | Path | None = None, tz
         report.nothing_new = True
         report.seconds = time.monotonic() - started
         return report
+    # both models are checked before anything is written: a refused model stops the run cleanly
+    loaded_req = load_model(models_dir, "request", allow_shared=allow_shared_models) if done_req < max_batch else None
+    loaded_beh = load_model(models_dir, "behaviour", allow_shared=allow_shared_models) if done_beh < max_batch else None
     inv = _inventory(inventory, report)
     detected_at = dt.datetime.now(dt.UTC)
     if done_req < max_batch:
         t0 = time.monotonic()
-        _request_level(store, events, done_req, max_batch, models_dir, allow_shared_models, keep_all, max_requests,
+        _request_level(store, events, done_req, max_batch, loaded_req, models_dir, keep_all, max_requests,
                        inv, detected_at, report, progress)
         report.request_seconds = time.monotonic() - t0
     if done_beh < max_batch:
         t0 = time.monotonic()
-        _behaviour_level(store, events, done_beh, max_batch, models_dir, allow_shared_models, keep_all, tz,
+        _behaviour_level(store, events, done_beh, max_batch, loaded_beh, models_dir, keep_all, tz,
                          contamination, inv, detected_at, report)
         report.behaviour_seconds = time.monotonic() - t0
     report.seconds = time.monotonic() - started
@@ -415,10 +423,9 @@ def _finish(rows: pl.DataFrame) -> pl.DataFrame:
                         for c, t in cols.items()])
 
 
-def _request_level(store: Store, events: pl.LazyFrame, done: int, max_batch: int, models_dir: Path,
-                   allow_shared: bool, keep_all: bool, max_requests: int, inv: Any, detected_at: dt.datetime,
+def _request_level(store: Store, events: pl.LazyFrame, done: int, max_batch: int, loaded: Any, models_dir: Path,
+                   keep_all: bool, max_requests: int, inv: Any, detected_at: dt.datetime,
                    report: AnomalyReport, progress: ProgressFn | None) -> None:
-    loaded = load_model(models_dir, "request", allow_shared=allow_shared)
     scope = (pl.col("batch_id") > done) & _web()
     if loaded is not None:
         profile, card, notes = loaded
@@ -465,10 +472,9 @@ def _request_level(store: Store, events: pl.LazyFrame, done: int, max_batch: int
     store.commit(ANOMALIES, parts, app_id=APP_REQUEST, batch_id=max_batch)
 
 
-def _behaviour_level(store: Store, events: pl.LazyFrame, done: int, max_batch: int, models_dir: Path,
-                     allow_shared: bool, keep_all: bool, tz: str | None, contamination: float, inv: Any,
+def _behaviour_level(store: Store, events: pl.LazyFrame, done: int, max_batch: int, loaded: Any, models_dir: Path,
+                     keep_all: bool, tz: str | None, contamination: float, inv: Any,
                      detected_at: dt.datetime, report: AnomalyReport) -> None:
-    loaded = load_model(models_dir, "behaviour", allow_shared=allow_shared)
     new = events.filter(pl.col("batch_id") > done)
     if loaded is not None:
         bundle, card, notes = loaded
