@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -182,18 +183,19 @@ def rules_test(paths: tuple[Path, ...]) -> None:
 
 
 def _duration(value: str, option: str) -> dt.timedelta:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = value.strip().lower()
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+    from secaware.config import parse_duration
+
+    duration = parse_duration(value)
+    if duration is None:
         raise click.BadParameter(f"{value!r} is not a duration like 30m, 2h or 1d", param_hint=option)
-    return dt.timedelta(seconds=int(text[:-1]) * units[text[-1]])
+    return duration
 
 
 @cli.group(invoke_without_command=True)
 @click.option("--store", "store", type=click.Path(path_type=Path), help="Store directory.")
 @click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
               help="Inventory file (default: inventory.yaml here, else the one matching the sample logs).")
-@click.option("--gap", default="30m", show_default=True,
+@click.option("--gap", default="4h", show_default=True,
               help="Alerts of one source against one system further apart than this are separate incidents.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
@@ -239,6 +241,132 @@ def incidents_note(store: Path, incident_id: str, text: str | None, status: str 
     click.echo(f"{row['incident_id']}: status {row['status']}; notes:\n{row['notes'] or ''}")
 
 
+@cli.command()
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write to this file instead of stdout (required for parquet on a terminal).")
+@click.option("--max-rows", default=100, show_default=True, help="Rows shown in table format.")
+def query(store: Path, sql: str, fmt: str, out: Path | None, max_rows: int) -> None:
+    """Run read-only SQL over the store: events, rejects, alerts, anomalies, incidents, compliance.
+
+    Example: secaware query --store store "SELECT src_ip, count(*) AS n FROM alerts GROUP BY src_ip ORDER BY n DESC"
+    """
+    from secaware.report_text import table
+    from secaware.sql import query as run_query
+
+    try:
+        result = run_query(store, sql)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if fmt == "parquet":
+        if out is None and sys.stdout.isatty():
+            raise click.UsageError("parquet output is binary: give --out FILE or redirect stdout")
+        result.write_parquet(out if out is not None else sys.stdout.buffer)
+        return
+    if fmt == "table":
+        text = table(result, max_rows=max_rows) + f"\n({result.height:,} rows)"
+    elif fmt == "csv":
+        text = result.write_csv()
+    else:
+        text = json.dumps(result.to_dicts(), ensure_ascii=False, default=str, indent=1)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.argument("entity_type", type=click.Choice(["ip", "user", "host", "system"]))
+@click.argument("value")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--since", default=None, help="From this date or time.")
+@click.option("--until", default=None, help="Before this date or time.")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --since/--until without one.")
+@click.option("--limit", default=200, show_default=True, help="Rows of each kind shown.")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (for `hunt system`).")
+@click.option("--json", "as_json", is_flag=True, help="Print counts and timeline as JSON.")
+def hunt(entity_type: str, value: str, store: Path, since: str | None, until: str | None, tz: str, limit: int,
+         inventory_path: Path | None, as_json: bool) -> None:
+    """Timeline of one ip, user, host or system across events, alerts, anomalies and incidents."""
+    from secaware.hunt import hunt as run_hunt
+    from secaware.report_text import safe, table
+
+    try:
+        result = run_hunt(store, entity_type, value, since=_when(since, tz, "--since"),
+                          until=_when(until, tz, "--until"), limit=limit, inventory=inventory_path)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
+        return
+    counts = ", ".join(f"{n:,} {k}s" for k, n in result.counts.items())
+    click.echo(f"{entity_type} {safe(value)}: {counts or 'nothing found'}")
+    if result.timeline.height:
+        shown = result.timeline.with_columns(_ts_text())
+        click.echo(table(shown.select("ts", "kind", "summary", "where", "id"), max_width=100))
+
+
+def _ts_text() -> Any:
+    import polars as pl
+
+    return pl.col("ts").dt.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@cli.group()
+def show() -> None:
+    """Everything about one alert or incident, including the raw log lines (file:line)."""
+
+
+def _print_finding(finding: Any) -> None:
+    from secaware.report_text import safe, table
+
+    for key, value in finding.record.items():
+        if value is None or value == []:
+            continue
+        if isinstance(value, list):
+            value = ", ".join(str(v) if not isinstance(v, dict) else f"{v.get('rule_title')} ×{v.get('count')}"
+                              for v in value[:20]) + (f" (+{len(value) - 20})" if len(value) > 20 else "")
+        click.echo(f"{key:>18}: {safe(value, 400)}")
+    if finding.alerts is not None and finding.alerts.height:
+        click.echo("\nalerts:")
+        click.echo(table(finding.alerts.with_columns(_ts_text()), max_width=60, max_rows=50))
+    click.echo("\nraw lines:")
+    for row in finding.lines.iter_rows(named=True):
+        click.echo(f"{safe(row['file'])}:{row['line_no']}: {safe(row['raw'], 2000)}")
+    if finding.more_lines:
+        click.echo(f"... {finding.more_lines:,} more lines")
+
+
+@show.command("alert")
+@click.argument("alert_id")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+def show_alert(alert_id: str, store: Path) -> None:
+    """One alert: rule, origin, and the raw line (for a correlation, the lines of its window)."""
+    from secaware.show import show_alert as find
+
+    try:
+        _print_finding(find(store, alert_id))
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+
+
+@show.command("incident")
+@click.argument("incident_id")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+def show_incident(incident_id: str, store: Path) -> None:
+    """One incident: summary, grade, its alerts in time order and the raw lines behind them."""
+    from secaware.show import show_incident as find
+
+    try:
+        _print_finding(find(store, incident_id))
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+
+
 @cli.group()
 def inventory() -> None:
     """The inventory of systems (YAML): check it before a run uses it to attribute events."""
@@ -269,6 +397,246 @@ def inventory_check(path: Path | None, as_json: bool) -> None:
                    f"prefectures ({levels[3]} at level 3, {levels[2]} at level 2), {len(inv.problems)} problems")
     if inv.problems:
         sys.exit(1)
+
+
+@cli.command("run")
+@click.option("--config", "config_path", default=None, type=click.Path(path_type=Path),
+              help="Configuration file (default: secaware.toml here if it exists).")
+@click.option("--store", "store", default=None, type=click.Path(path_type=Path), help="Store (overrides config).")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (overrides config).")
+@click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path), help="Rule folder or file.")
+@click.option("--allowlist", default=None, type=click.Path(path_type=Path), help="Scanner allowlist file.")
+@click.option("--collect", "collect", multiple=True, type=click.Path(path_type=Path),
+              help="Collector directory to read (repeatable; prefecture from its name); replaces the config's.")
+@click.option("--tz", default=None, help="Time zone of --collect directories (default Asia/Shanghai).")
+@click.option("--settle", default=None, type=float, help="Seconds a file must be quiet before its last line is read.")
+@click.option("--fail-on", "fail_on", default=None, type=click.Choice(["low", "medium", "high", "critical"]),
+              help="Exit 3 when new or updated incidents reach this severity.")
+@click.option("--report-dir", "report_dir", default=None, type=click.Path(path_type=Path),
+              help="Where the report goes (overrides config; default reports/).")
+@click.option("--lang", default=None, type=click.Choice(["zh", "en"]), help="Report language (overrides config).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run_command(config_path: Path | None, store: Path | None, inventory_path: Path | None, rules: tuple[Path, ...],
+                allowlist: Path | None, collect: tuple[Path, ...], tz: str | None, settle: float | None,
+                fail_on: str | None, report_dir: Path | None, lang: str | None, as_json: bool) -> None:
+    """The nightly job: ingest every collector, then detect, incidents and the report, each on what is new.
+
+    Exit codes: 0 ok, 1 error, 2 usage or configuration error, 3 --fail-on found incidents,
+    75 another run holds the store's lock.
+    """
+    from secaware.config import Collector, Config, load_config
+    from secaware.nightly import EXIT_LOCKED, EXIT_USAGE, LockHeld, run
+
+    if config_path is None and Path("secaware.toml").exists():
+        config_path = Path("secaware.toml")
+    try:
+        cfg = load_config(config_path) if config_path is not None else Config()
+    except SecawareError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if config_path is None:
+        cfg.problems = []
+    cfg.store = store or cfg.store
+    cfg.inventory = inventory_path or cfg.inventory
+    cfg.rules = list(rules) or cfg.rules
+    cfg.allowlist = allowlist or cfg.allowlist
+    cfg.settle = settle if settle is not None else cfg.settle
+    cfg.report_dir = report_dir or cfg.report_dir
+    cfg.lang = lang or cfg.lang
+    if collect:
+        cfg.collectors = [Collector(p, None, tz or "Asia/Shanghai") for p in collect]
+    if cfg.store is None:
+        cfg.problems.append("no store: give --store or store = ... in the configuration")
+    if not cfg.collectors:
+        cfg.problems.append("nothing to read: give --collect DIR or [[collectors]] in the configuration")
+    if cfg.problems:
+        for problem in cfg.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        report = run(cfg, fail_on=fail_on)
+    except LockHeld as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except SecawareError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        from secaware.report_text import run_summary
+
+        click.echo(run_summary(report))
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--keep", "keep", required=True, type=int, help="Days of data to keep (at least 183 unless --force).")
+@click.option("--force", is_flag=True, help="Allow keeping less than the legal six months.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+def retain(store: Path, keep: int, force: bool, as_json: bool) -> None:
+    """Remove data older than --keep days from every table and its files (Delta vacuum)."""
+    from secaware.nightly import EXIT_LOCKED, LockHeld, StoreLock
+    from secaware.retain import retain as run_retain
+
+    try:
+        with StoreLock(Path(store), "retain"):
+            report = run_retain(store, keep, force=force)
+    except LockHeld as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_LOCKED)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        rows = ", ".join(f"{n:,} {t}" for t, n in report.deleted.items()) or "nothing"
+        click.echo(f"removed rows older than {report.cutoff}: {rows}; {report.files_removed} files deleted")
+
+
+@cli.command("report")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--out", "out", default="reports", show_default=True, type=click.Path(path_type=Path),
+              help="Folder to write the report into.")
+@click.option("--period", default=None, help="FROM..TO (dates or times; default: all the events).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--prefecture", "prefecture", multiple=True, help="Only these prefectures (code or name; repeatable).")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path), help="Inventory file.")
+@click.option("--models", default=None, type=click.Path(path_type=Path), help="Models folder (for the appendix).")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --period without one.")
+@click.option("--no-mask", "no_mask", is_flag=True,
+              help="Show personal information (ID, mobile, card numbers) unmasked. Only for authorized use.")
+def report_command(store: Path, out: Path, period: str | None, lang: str, prefecture: tuple[str, ...],
+                   inventory_path: Path | None, models: Path | None, tz: str, no_mask: bool) -> None:
+    """Write the HTML report (index, prefectures, incidents, systems, appendix) with summary.json and CSVs."""
+    from secaware import prefectures as pref
+    from secaware.report import report as run_report
+
+    window = None
+    if period:
+        lo, sep, hi = period.partition("..")
+        if not sep or not lo or not hi:
+            raise click.BadParameter("use FROM..TO, e.g. 2026-11-01..2026-12-01", param_hint="--period")
+        window = (_when(lo, tz, "--period"), _when(hi, tz, "--period"))
+    codes = []
+    for p in prefecture:
+        code = pref.resolve(p)
+        if code is None:
+            raise click.BadParameter(f"{p!r} is not one of Gansu's 14 prefectures", param_hint="--prefecture")
+        codes.append(code)
+    try:
+        result = run_report(store, out, period=window, lang=lang, prefectures=codes or None,  # type: ignore[arg-type]
+                            inventory=inventory_path, mask=not no_mask, models=models)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if result.missing:
+        click.echo(f"not in the store yet (the report says so): {', '.join(result.missing)}", err=True)
+    click.echo(f"{result.pages} pages, largest {result.largest_page / 1e3:,.0f} kB, in {result.seconds:.1f}s")
+    click.echo(result.index)
+
+
+@cli.command()
+@click.option("--out", "out", default=None, type=click.Path(path_type=Path),
+              help="Folder for the store and the report (default: a new temporary folder).")
+@click.option("--generate", is_flag=True, help="Generate fresh sample logs instead of using the bundled ones.")
+@click.option("--days", default=2, show_default=True, help="With --generate: days of traffic.")
+@click.option("--scale", default=1.0, show_default=True, help="With --generate: traffic multiplier.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def demo(out: Path | None, generate: bool, days: int, scale: float, lang: str) -> None:
+    """Run the whole pipeline on the sample logs of the 14 prefectures and print the report's path."""
+    import tempfile
+
+    from secaware.config import Collector, Config
+    from secaware.nightly import run
+    from secaware.report_text import run_summary
+    from secaware.resources import bundled
+
+    out = out or Path(tempfile.mkdtemp(prefix="secaware-demo-"))
+    logs = bundled("sample_logs")
+    if generate:
+        from secaware.samples import generate as make_samples
+
+        logs = out / "sample_logs"
+        make_samples(logs, days=days, scale=scale)
+    # the sample logs' 酒泉 firewall writes UTC without saying so (see sample_logs/README.md): its own collector
+    cfg = Config(store=out / "store", inventory=logs / "inventory.yaml", report_dir=out / "report", lang=lang,
+                 settle=0, collectors=[Collector(logs), Collector(logs / "620900-jiuquan" / "firewall", tz="UTC")])
+    try:
+        report = run(cfg)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    click.echo(run_summary(report))
+    if report.exit_code:
+        sys.exit(report.exit_code)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """The nightly configuration file (TOML)."""
+
+
+@config_group.command("check")
+@click.option("--config", "config_path", default="secaware.toml", show_default=True,
+              type=click.Path(path_type=Path), help="Configuration file to check.")
+def config_check(config_path: Path) -> None:
+    """Validate the configuration: every setting, path, prefecture, zone and format; exit 2 on a problem."""
+    from secaware.config import load_config
+    from secaware.nightly import EXIT_USAGE
+
+    try:
+        cfg = load_config(config_path)
+    except SecawareError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    for problem in cfg.problems:
+        click.echo(f"error: {problem}", err=True)
+    if cfg.problems:
+        sys.exit(EXIT_USAGE)
+    click.echo(f"{cfg.path}: ok: store {cfg.store}, {len(cfg.collectors)} collectors, "
+               f"rules {', '.join(map(str, cfg.rules)) or 'shipped pack'}, inventory {cfg.inventory or 'default'}")
+
+
+@cli.command()
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file (default: inventory.yaml here, else the one matching the sample logs).")
+@click.option("--period", default=None,
+              help="FROM..TO: dates are whole days in --tz, both included (2026-11-01..2026-11-30); ISO times "
+                   "end before TO; either side may be left open. Default: everything in the store.")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True,
+              help="Zone of --period dates and of times without one, and of the default period's days.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def compliance(store: Path, inventory_path: Path | None, period: str | None, tz: str, as_json: bool) -> None:
+    """Judge every system's graded-protection (GB/T 22239-2019) items from its logs into the compliance table.
+
+    Each verdict is 不符合 (the logs show a violation), 部分符合 (the logs agree; a person still checks the
+    configuration, 需人工核查), 证据不足 or 不适用, with the clause, the evidence and example lines. Logs
+    never prove 符合. Each run replaces the table (earlier runs remain as earlier Delta versions).
+    """
+    from secaware.compliance import compliance as run_compliance
+    from secaware.compliance import parse_period
+
+    try:
+        bounds = parse_period(period, tz) if period else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    try:
+        report = run_compliance(store, inventory=inventory_path, period=bounds, tz=tz)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+        return
+    counts = ", ".join(f"{n} {v}" for v, n in report.by_verdict.items())
+    click.echo(f"{report.rows} verdicts for {report.systems} systems from {report.period_start} to "
+               f"{report.period_end}: {counts}; {report.high_risk} high risk; store {report.store}")
+    for row in report.noncompliant:
+        flag = " [高风险]" if row["high_risk"] else ""
+        click.echo(f"不符合{flag} {row['system']} {row['clause']}: {row['reason']}")
+    for problem in report.inventory_problems:
+        click.echo(f"inventory: {problem}", err=True)
 
 
 @cli.group()

@@ -7,11 +7,15 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import polars as pl
+
 from secaware.ingest.pipeline import IngestReport, ProgressFn
+from secaware.visible import visible
 
 if TYPE_CHECKING:
     from secaware.detect.pipeline import DetectReport
     from secaware.detect.rules import Compilation
+    from secaware.nightly import RunReport
 
 #: Show a progress bar only for inputs at least this big, and only on a terminal.
 PROGRESS_MIN_BYTES = 64 << 20
@@ -40,6 +44,28 @@ def ingest_summary(report: IngestReport) -> str:
 
 LEVELS = ("critical", "high", "medium", "low", "informational")
 
+def safe(value: object, width: int | None = None) -> str:
+    """Text from the store made safe to print: controls shown as escapes, long values cut with a mark."""
+    text = "" if value is None else str(value)
+    text = visible(text.replace("\n", "\\n").replace("\t", " "))
+    if width is not None and len(text) > width:
+        text = text[: max(width - 1, 1)] + "…"
+    return text
+
+
+def table(frame: pl.DataFrame, *, max_width: int = 80, max_rows: int | None = None) -> str:
+    """A plain aligned table of any frame, every cell passed through `safe`."""
+    rows = frame.head(max_rows) if max_rows is not None else frame
+    cells = [[safe(c) for c in frame.columns]]
+    for row in rows.iter_rows():
+        cells.append([safe(v if not isinstance(v, float) else round(v, 4), max_width) for v in row])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(frame.columns))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if max_rows is not None and frame.height > max_rows:
+        lines.append(f"... {frame.height - max_rows:,} more rows")
+    return "\n".join(lines)
+
 
 def detect_summary(report: DetectReport) -> str:
     """What was scored, what was found by level, what was left out."""
@@ -55,6 +81,24 @@ def detect_summary(report: DetectReport) -> str:
     ]
     if report.failed:
         lines.append(f"{len(report.failed)} rules not used (see `secaware rules check`)")
+    return "\n".join(lines)
+
+
+def run_summary(report: RunReport) -> str:
+    """A few lines: what each stage read and found, where the report is, and the outcome."""
+    lines = []
+    for st in report.stages:
+        if st.error:
+            lines.append(f"{st.name:10} FAILED after {st.seconds:.1f}s: {st.error}")
+            continue
+        facts = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                          else f"{k.replace('_', ' ')}" for k, v in st.summary.items() if v not in (False, None, 0))
+        lines.append(f"{st.name:10} {st.seconds:6.1f}s  {facts or 'nothing new'}")
+    if report.fail_on:
+        lines.append(f"{report.failing_incidents} new or updated incidents at or above {report.fail_on}")
+    lines.append(f"done in {report.seconds:.1f}s, exit code {report.exit_code}; store {report.store}")
+    if report.report_path:
+        lines.append(f"report: {report.report_path}")
     return "\n".join(lines)
 
 

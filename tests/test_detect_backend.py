@@ -87,6 +87,8 @@ detection:
         # keywords: anywhere in the raw line, case-insensitive
         ("  keywords:\n    - union select\n    - '<JUNK>'\n  condition: keywords", [1, 4]),
         ("  keywords:\n    '|all':\n      - GET\n      - passwd\n  condition: keywords", [3]),
+        # keyword expansions: any of their forms anywhere in the line (-index also as /index)
+        ("  keywords:\n    '|windash|contains':\n      - '-index'\n  condition: keywords", [2]),
     ],
 )
 def test_rule_selects(detection: str, ids: list[int]) -> None:
@@ -136,3 +138,18 @@ detection:
 """)
     with pytest.raises(SigmaFeatureNotSupportedByBackendError, match="multiple of 16"):
         PolarsBackend().convert(rule)
+
+
+def test_word_boundaries_are_ascii_so_chinese_text_beside_a_keyword_is_not_a_word() -> None:
+    """`\\b` is an ASCII word boundary: 检索select (a payload glued to Chinese text) still shows the keyword,
+    and Rust's Unicode boundaries would cost about 100x on Chinese pages."""
+    rule = SigmaCollection.from_yaml("""
+title: test
+logsource: {category: webserver}
+detection:
+  sel: {url_query|re: '(?i)\\bunion\\b.+\\bselect\\b'}
+  condition: sel
+""")
+    [expr] = PolarsBackend().convert(rule)
+    frame = pl.DataFrame({"url_query": ["q=检索union all select 1", "q=reunion selected", "q=联合union select"]})
+    assert frame.select(expr.alias("m"))["m"].to_list() == [True, False, True]

@@ -273,12 +273,18 @@ def test_a_login_after_a_brute_force_but_not_after_a_typo(site) -> None:
     (rules / "pack.yml").write_text(CHAINED)
     write(logs / "auth.log", [ssh(900, "Failed password for oaadmin from 10.8.0.5 port 50000 ssh2"),
                               ssh(905, "Accepted password for oaadmin from 10.8.0.5 port 50001 ssh2")])
+    # a brute force that goes on for half an hour, then gets in: the login follows its end, not its start
+    write(logs / "auth.log", [*failures("61.177.172.140", 90, 3000, every=20),
+                              ssh(3000 + 90 * 20 + 60, "Accepted password for root from 61.177.172.140 port 1 ssh2")])
     ingest([logs], store, settle_seconds=0)
     detect(store, [rules])
     got = alerts(store).filter(pl.col("kind") == "correlation")
     assert got.select("rule_title", "group_key").rows() == [
         ("SSH brute force", "src_ip=45.135.232.27"),  # the unnamed copy; the referenced one does not generate
         ("SSH login after a brute force", "src_ip=45.135.232.27"),
+        ("SSH brute force", "src_ip=61.177.172.140"),
+        ("SSH login after a brute force", "src_ip=61.177.172.140"),
     ]
     login = got.filter(pl.col("rule_title") == "SSH login after a brute force").row(0, named=True)
-    assert login["ts"] == T0 + dt.timedelta(seconds=200) and login["first_ts"] == T0 + dt.timedelta(seconds=90)
+    # from the brute force's last failure (its end) to the login
+    assert login["ts"] == T0 + dt.timedelta(seconds=200) and login["first_ts"] == T0 + dt.timedelta(seconds=110)

@@ -64,3 +64,21 @@ def test_sigmahq_webserver_rules_convert(datasets: Path) -> None:
     assert len(result.rules) / len(files) >= 0.95
     for file, reason in result.failed:
         assert file.endswith(".yml") and reason
+
+
+def test_only_rules_spelling_encoded_text_are_run_on_the_logged_text(tmp_path: Path) -> None:
+    """`%2e%2e%2f` in a rule means the encoded form; a regular expression runs on both forms (decoding can
+    mangle a payload such as overlong UTF-8); a plain keyword only on the decoded text."""
+    (tmp_path / "enc.yml").write_text(WEB_RULE.replace("cs-uri-query|contains: 'union select'",
+                                                       "cs-uri-query|contains: '%2e%2e%2f'"))
+    (tmp_path / "re.yml").write_text(WEB_RULE.replace("cs-uri-query|contains: 'union select'",
+                                                      "cs-uri-query|re: 'union\\s+select'")
+                                     .replace("0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d", "0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c5e"))
+    (tmp_path / "re_enc.yml").write_text(WEB_RULE.replace("cs-uri-query|contains: 'union select'",
+                                                          "cs-uri-query|re: '(?i)(%c0%ae){2}'")
+                                         .replace("0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d",
+                                                  "0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c5f"))
+    (tmp_path / "plain.yml").write_text(WEB_RULE.replace("0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d",
+                                                         "0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c60"))
+    encoded = {Path(r.file).name: r.encoded for r in compile_rules([tmp_path]).rules}
+    assert encoded == {"enc.yml": True, "re.yml": True, "re_enc.yml": True, "plain.yml": False}

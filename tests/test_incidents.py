@@ -99,8 +99,8 @@ def world(tmp_path: Path) -> dict[str, Path]:
               for k in range(5)]
     lines += [web(110, "203.0.113.9", "/news/show.php", "id=1%20union%20select%20name,pwd%20from%20users--",
                   size=84000)]
-    # the same source two hours later: a separate incident
-    lines += [web(7300, "203.0.113.9", "/news/show.php", "id=2%20union%20select%201--", status=404, size=200)]
+    # the same source five and a half hours later: a separate incident (the default gap is 4 h)
+    lines += [web(20000, "203.0.113.9", "/news/show.php", "id=2%20union%20select%201--", status=404, size=200)]
     # the authorized scanner fires the same rule and opens nothing
     lines += [web(200 + k, "10.9.9.9", "/news/show.php", "id=1%20union%20select%201--") for k in range(3)]
     # a web shell that answers
@@ -163,7 +163,7 @@ def test_a_rerun_keeps_ids_and_notes_and_marks_what_grew(world) -> None:
 
 def test_gap_is_configurable_and_cli_reports(world) -> None:
     out = CliRunner().invoke(cli, ["incidents", "--store", str(world["store"]), "--inventory",
-                                   str(world["inventory"]), "--gap", "3h"])
+                                   str(world["inventory"]), "--gap", "6h"])
     assert out.exit_code == 0, out.output
     assert "3 incidents (3 new, 0 updated)" in out.output
     bad = CliRunner().invoke(cli, ["incidents", "--store", str(world["store"]), "--gap", "soon"])

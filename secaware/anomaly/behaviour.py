@@ -80,7 +80,9 @@ class BehaviourDetector(BaseEstimator):
         """Each detector's calibrated score (-log10 share of baseline windows scoring as high)."""
         check_is_fitted(self, ["detectors_", "calibrators_"])
         X = check_array(X, dtype=np.float64)
-        return {name: self.calibrators_[name].transform(det.decision_function(X), in_sample=in_sample)
+        return {name: self.calibrators_[name].transform(
+                    det.decision_function(X, in_sample=in_sample) if isinstance(det, InductiveECOD)
+                    else det.decision_function(X), in_sample=in_sample)
                 for name, det in self.detectors_.items()}
 
     def decision_function(self, X, *, in_sample: bool = False) -> np.ndarray:

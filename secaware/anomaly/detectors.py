@@ -33,10 +33,12 @@ __all__ = ["FastHBOS", "InductiveECOD", "TailCalibrator", "tail_surprise"]
 class InductiveECOD(ECOD):
     """ECOD whose scores of new rows use the training distribution only (see the module docstring).
 
-    Beyond the training range a feature's tail probability keeps falling exponentially (scale from
-    the feature's own body, at most `max_excess` more nats), where plain ECDF tails would stop at
-    1 / (n + 1): 254 destinations and 3 destinations are both beyond a baseline whose most was 2,
-    but not equally so.
+    Each feature's left and right tail probability is `tail_surprise` of the training values:
+    interpolated between neighbouring values, and beyond the training range falling exponentially
+    (scale from the feature's own body, at most `max_excess` more nats) where plain ECDF tails stop
+    at 1 / (n + 1): 254 destinations and 3 destinations are both beyond a baseline whose most was 2,
+    but not equally so. in_sample scores rows that are part of the training data leaving each out
+    of its own comparison (so does fit, for the training scores).
     """
 
     def __init__(self, contamination: float = 0.1, n_jobs: int = 1, max_excess: float = 30.0) -> None:
@@ -50,25 +52,22 @@ class InductiveECOD(ECOD):
         with warnings.catch_warnings():  # constant features (a flag never set) have no skew: sign 0
             warnings.simplefilter("ignore", RuntimeWarning)
             self.skew_sign_ = np.nan_to_num(np.sign(skew(X, axis=0)))
-        super().fit(X, y)  # PyOD's fit scores the training rows with the decision_function below
+        super().fit(X, y)  # PyOD's fit keeps X_train and sets the threshold; the scores are redone below
         if hasattr(self, "X_train"):
             del self.X_train  # the sorted copy is all scoring needs; keeps the model file half the size
+        self.decision_scores_ = self.decision_function(X, in_sample=True)
+        self._process_decision_scores()
         return self
 
-    def decision_function(self, X):
+    def decision_function(self, X, in_sample: bool = False):
         check_is_fitted(self, ["sorted_", "skew_sign_"])
         X = check_array(X, dtype=np.float64)
-        n = self.sorted_.shape[0]
+        cap = self.max_excess / math.log(10)
         out = np.zeros(X.shape[0])
         for j in range(X.shape[1]):
-            col = self.sorted_[:, j]
-            le = np.searchsorted(col, X[:, j], side="right")  # training rows <= x
-            ge = n - np.searchsorted(col, X[:, j], side="left")  # training rows >= x
-            x = X[:, j]
-            over = np.minimum(np.maximum(x - col[-1], 0.0) / self.scale_[j], self.max_excess)
-            under = np.minimum(np.maximum(col[0] - x, 0.0) / self.scale_[j], self.max_excess)
-            u_l = -np.log((le + 1) / (n + 1)) + under
-            u_r = -np.log((ge + 1) / (n + 1)) + over
+            col, x, beta = self.sorted_[:, j], X[:, j], float(self.scale_[j])
+            u_l = tail_surprise(col, x, beta=beta, upper=False, in_sample=in_sample, max_excess=cap) * math.log(10)
+            u_r = tail_surprise(col, x, beta=beta, upper=True, in_sample=in_sample, max_excess=cap) * math.log(10)
             s = self.skew_sign_[j]
             u_skew = u_l * -1 * np.sign(s - 1) + u_r * np.sign(s + 1)
             out += np.maximum(np.maximum(u_l, u_r), u_skew)
@@ -116,13 +115,14 @@ class FastHBOS(HBOS):
 
 
 def tail_surprise(sorted_values: np.ndarray, x: np.ndarray, *, beta: float, upper: bool = True,
-                  in_sample: bool = False) -> np.ndarray:
+                  in_sample: bool = False, max_excess: float | None = None) -> np.ndarray:
     """-log10 of the share of `sorted_values` at least as extreme as each x (upper or lower side).
 
     (count + 1) / (n + 1), the count interpolated between neighbouring baseline values (so values
     between the same two baseline values are not tied); a value beyond every baseline value gets
     1 / (n + 1) and then an exponential decay with scale `beta` for how far beyond it lies.
     in_sample: x are themselves among the values (leave-one-out: a point is not compared with itself).
+    max_excess caps the decay beyond the range (in the same log10 units).
     """
     s = sorted_values
     n = s.shape[0]
@@ -153,7 +153,10 @@ def tail_surprise(sorted_values: np.ndarray, x: np.ndarray, *, beta: float, uppe
     m = max(n - self_count, 1)
     log_p = np.log10((count + 1) / (m + 1))
     if beta > 0:
-        log_p = np.where(outside, log_p - beyond / beta / math.log(10), log_p)
+        excess = beyond / beta / math.log(10)
+        if max_excess is not None:
+            excess = np.minimum(excess, max_excess)
+        log_p = np.where(outside, log_p - excess, log_p)
     return -log_p
 
 

@@ -212,7 +212,8 @@ def _walk(events: pl.LazyFrame, fs: FeatureSet, tz: str, first: dt.datetime, las
                                                                                           how="anti")])
     if not frames:
         return pl.DataFrame(), running
-    return pl.concat(frames, how="vertical_relaxed"), running
+    # a fixed row order: group_by's is arbitrary, and IsolationForest's samples are drawn by row number
+    return pl.concat(frames, how="vertical_relaxed").sort("window_start", "entity"), running
 
 
 def _period(store: Store, scope: pl.Expr) -> tuple[dt.datetime | None, dt.datetime | None, int]:

@@ -29,6 +29,7 @@ from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
     SigmaCasedString,
     SigmaCompareExpression,
+    SigmaExpansion,
     SigmaRegularExpressionFlag,
     SigmaString,
     SpecialChars,
@@ -211,6 +212,13 @@ class PolarsBackend(Backend):
 
     # keywords (no field)
 
+    def convert_condition_val(self, cond: ConditionValueExpression, state: ConversionState) -> pl.Expr:
+        """Keyword expansions (`|windash`, `|base64offset`) match if any of their values does."""
+        if isinstance(cond.value, SigmaExpansion):
+            return pl.any_horizontal([self.convert_condition_val(ConditionValueExpression(v), state)
+                                      for v in cond.value.values])
+        return super().convert_condition_val(cond, state)
+
     def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> pl.Expr:
         value = cond.value
         if list(value.s)[:1] != [SpecialChars.WILDCARD_MULTI]:
@@ -257,7 +265,27 @@ class PolarsBackend(Backend):
     def _regex(value: Any) -> str:
         flags = "".join(sorted(_FLAGS[f] for f in value.flags if f in _FLAGS))
         regexp = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
-        return (f"(?{flags})" if flags else "") + regexp
+        return (f"(?{flags})" if flags else "") + ascii_word_boundaries(regexp)
+
+
+def ascii_word_boundaries(regexp: str) -> str:
+    """`\\b` and `\\B` as ASCII word boundaries: Rust's Unicode-aware ones are about 100 times slower on
+    Chinese text, and attack syntax (keywords, function names) is ASCII anyway."""
+    out, i, in_class = [], 0, False
+    while i < len(regexp):
+        ch = regexp[i]
+        if ch == "\\" and i + 1 < len(regexp):
+            pair = regexp[i:i + 2]
+            out.append(f"(?-u:{pair})" if pair in ("\\b", "\\B") and not in_class else pair)
+            i += 2
+            continue
+        if ch == "[":
+            in_class = True
+        elif ch == "]":
+            in_class = False
+        out.append(ch)
+        i += 1
+    return "".join(out)
 
 
 def in_network(column: pl.Expr, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> pl.Expr:

@@ -158,3 +158,14 @@ def _episodes(rows: pl.DataFrame, fired: pl.DataFrame, corr: CompiledCorrelation
     return out.with_columns(pl.col("count").fill_null(0)).select(
         [pl.col(c) if c in out.columns else pl.lit(None, dtype=dt).alias(c) for c, dt in EPISODE_SCHEMA.items()]
     ).cast(dict(EPISODE_SCHEMA))  # type: ignore[arg-type]
+
+
+def as_events(episodes: pl.DataFrame, rule: int) -> pl.DataFrame:
+    """A correlation's episodes as tagged rows of a correlation built on it (rule: its index there).
+
+    An episode counts as one event at its last time: "a login after a brute force" means after the
+    brute force was last seen, however long it went on before.
+    """
+    carried = [c for c in CARRY if c in episodes.columns]
+    return episodes.select(pl.col("last_ts").alias("ts"), *carried).with_columns(
+        pl.lit(rule, dtype=pl.UInt32).alias("rule"))

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from secaware.detect.allowlist import AllowEntry, load_allowlist, parse_address, suppression
-from secaware.detect.correlate import CARRY, correlate, correlation_input
+from secaware.detect.correlate import CARRY, as_events, correlate, correlation_input
 from secaware.detect.engine import ROW, match
 from secaware.detect.rules import Compilation, CompiledCorrelation, compile_rules
 from secaware.errors import SecawareError
@@ -283,7 +283,7 @@ def _correlations(store: Store, comp: Compilation, events: pl.LazyFrame, tagged_
     for j, corr in enumerate(comp.correlations):
         episodes = correlate(new, corr)
         if len(comp.rules) + j in referenced:  # its episodes are events of a later correlation
-            new = pl.concat([new, _as_events(episodes, len(comp.rules) + j)], how="diagonal_relaxed")
+            new = pl.concat([new, as_events(episodes, len(comp.rules) + j)], how="diagonal_relaxed")
         episodes = episodes.filter(pl.col("last_ts") >= oldest_new)
         if since is not None or until is not None:
             episodes = episodes.filter(_ts_between(since, until))
@@ -297,12 +297,6 @@ def _correlations(store: Store, comp: Compilation, events: pl.LazyFrame, tagged_
 def _base_rules(comp: Compilation) -> list[int]:
     """Single-event rules some correlation counts."""
     return sorted({i for c in comp.correlations for i in c.base if i < len(comp.rules)})
-
-
-def _as_events(episodes: pl.DataFrame, rule: int) -> pl.DataFrame:
-    """A correlation's episodes as tagged rows of another correlation, at the time each was met."""
-    return episodes.select([c for c in ("ts", *CARRY) if c in episodes.columns]).with_columns(
-        pl.lit(rule, dtype=pl.UInt32).alias("rule"))
 
 
 def _old_tagged(comp: Compilation, events: pl.LazyFrame, scope: pl.Expr) -> pl.DataFrame | None:

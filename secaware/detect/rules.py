@@ -23,8 +23,10 @@ from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
 from sigma.rule import SigmaRule
 from sigma.rule.base import SigmaRuleBase
+from sigma.types import SigmaRegularExpression, SigmaString
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
+from secaware.detect.prefilter import Terms, necessary_terms, terms_suffice
 from secaware.schema import EVENT_COLUMNS
 
 
@@ -65,6 +67,11 @@ class CompiledRule:
     #: False for a base rule of a correlation that does not `generate` its own alerts.
     output: bool = True
     name: str | None = None
+    #: (column, literal) terms of which one occurs in every row the predicate matches (prefilter.py);
+    #: None if the rule has none, and then it is evaluated on every row.
+    terms: Terms | None = None
+    #: A row where one of the terms occurs is a match (the rule is only `contains` values, or'd).
+    terms_suffice: bool = False
 
 
 @dataclass
@@ -172,6 +179,8 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
             file=str(rule.source.path) if getattr(rule, "source", None) and rule.source.path else None,
             predicate=predicate,
             encoded=_spells_encoding(rule),
+            terms=necessary_terms(rule),
+            terms_suffice=terms_suffice(rule),
             attributes=dict(rule.custom_attributes or {}) | {"description": rule.description or "",
                                                              "falsepositives": list(rule.falsepositives or [])},
             output=bool(getattr(rule, "_output", True)),
@@ -267,7 +276,10 @@ def _spells_encoding(rule: SigmaRule) -> bool:
                 yield from values(item)
             else:
                 yield from item.value
-    return any(_ENCODED.search(str(v)) for d in rule.detection.detections.values() for v in values(d))
+    # A regular expression runs on both forms: it may spell encodings, and where decoding mangles
+    # a payload (overlong UTF-8 such as %c0%ae) the logged text is what still shows the attack.
+    return any(isinstance(v, SigmaRegularExpression) or (isinstance(v, SigmaString) and _ENCODED.search(str(v)))
+               for d in rule.detection.detections.values() for v in values(d))
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:

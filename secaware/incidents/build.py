@@ -27,7 +27,9 @@ from secaware.inventory import Inventory, attribute, load_inventory
 from secaware.schema import ALERTS, EVENTS, INCIDENTS, UTC_TS, schema
 from secaware.store import Store
 
-DEFAULT_GAP = dt.timedelta(minutes=30)
+#: An attacker who pauses for lunch or comes back in the evening to use the web shell planted in the
+#: afternoon is still one intrusion; a day later it is a new one.
+DEFAULT_GAP = dt.timedelta(hours=4)
 MAX_ALERT_IDS = 1000
 #: Statuses the tool sets; anything else was set by a responder and is kept.
 AUTO_STATUSES = ("new", "updated", "seen")
@@ -50,8 +52,13 @@ class IncidentReport:
 
 
 def incidents(store: str | Path | Store, *, inventory: str | Path | Inventory | None = None,
-              gap: dt.timedelta = DEFAULT_GAP) -> IncidentReport:
-    """Group the alerts in the store into incidents and write the incidents table."""
+              gap: dt.timedelta = DEFAULT_GAP, min_level: str = "medium") -> IncidentReport:
+    """Group the alerts in the store into incidents and write the incidents table.
+
+    An incident needs at least one alert of min_level or above (or a sign of success).
+    """
+    if min_level not in taxonomy.LEVEL_RANK:
+        raise SecawareError(f"min_level {min_level!r}: one of {', '.join(taxonomy.LEVEL_RANK)}")
     started = time.monotonic()
     store = store if isinstance(store, Store) else Store(store)
     inv = inventory if isinstance(inventory, Inventory) else load_inventory(inventory)
@@ -63,6 +70,10 @@ def incidents(store: str | Path | Store, *, inventory: str | Path | Inventory | 
     built = _group(alerts, gap) if alerts.height else pl.DataFrame(schema=schema(INCIDENTS))
     if alerts.height:
         built = _success(built, alerts, store.scan(EVENTS), gap)
+        # low and informational alerts (a password login, a probe of one path) add to an incident but
+        # never open one on their own, unless something shows the attack worked
+        opens = taxonomy.LEVEL_RANK[min_level]
+        built = built.filter((pl.col("__rank") >= opens) | pl.col("success"))
         built = _describe(built, inv)
     merged = _carry_over(built, store.scan(INCIDENTS).collect() if store.exists(INCIDENTS) else None, now)
     store.replace(INCIDENTS, merged)

@@ -148,9 +148,11 @@ def _csv(lines: pl.DataFrame, text: bytes | None) -> pl.DataFrame | None:
         return None
     try:
         df = pl.read_csv(io.BytesIO(text), separator=" ", quote_char='"', has_header=False, schema=_CSV_COLUMNS,
-                         truncate_ragged_lines=True, missing_columns="insert", empty_string_is_null=True,
-                         raise_if_empty=False)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError):
+                         truncate_ragged_lines=True, missing_columns="insert", extra_columns="ignore",
+                         empty_string_is_null=True, raise_if_empty=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.SchemaError):
+        # a line the CSV reader splits differently (e.g. Apache's \" before spaces) sends the chunk
+        # to the string splitters; the per-line length check below catches the rest
         return None
     if df.height != lines.height:
         return None

@@ -179,16 +179,21 @@ def _recover(store: Store) -> int:
     return removed
 
 
-def expand_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[FileResult]]:
-    """Files named, and files found recursively under directories named (hidden and non-log files left out)."""
+def expand_paths(paths: Iterable[str | os.PathLike[str]],
+                 exclude: Iterable[str | os.PathLike[str]] = ()) -> tuple[list[Path], list[FileResult]]:
+    """Files named, and files found recursively under directories named (hidden and non-log files left out).
+
+    Directories in exclude are not entered: another collector, with its own zone or prefecture, reads them.
+    """
     files: list[Path] = []
     problems: list[FileResult] = []
+    skip = {Path(e).absolute() for e in exclude}
     for p in paths:
         path = Path(p).absolute()
         if path.is_dir():
             found = []
             for root, dirs, names in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(root) / d not in skip)
                 for name in names:
                     f = Path(root) / name
                     if name.startswith(".") or f.suffix.lower() in IGNORED_SUFFIXES:
@@ -220,6 +225,7 @@ def ingest(
     tz: str = "Asia/Shanghai",
     progress: ProgressFn | None = None,
     settle_seconds: float = SETTLE_SECONDS,
+    exclude: Iterable[str | os.PathLike[str]] = (),
 ) -> IngestReport:
     """Read log files into the store's events and rejects tables; the stage's one entry point.
 
@@ -243,7 +249,7 @@ def ingest(
     store.ensure(EVENTS, REJECTS, INGEST_LOG)
     recovered = _recover(store)
     index = CheckpointIndex.load(store)
-    files, results = expand_paths(paths)
+    files, results = expand_paths(paths, exclude)
     next_id = (store.committed_batch(INGEST_LOG, APP_ID) or 0) + 1
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="secaware-write") as writer:
         batch = _Batch(store, next_id, writer)

@@ -1,0 +1,370 @@
+"""Which rows a rule could match at all, found for every rule at once with one scan per column.
+
+Almost every Sigma rule names some text that must occur for it to match: `cs-uri-query|contains:
+'union select'` cannot match a row whose query lacks those words, whatever else the rule says. From
+each rule's condition tree this module derives such a necessary condition, a set of *terms*
+(column, literal): the rule can only match a row where at least one of its terms occurs. Then each
+column is scanned once for all the literals of all rules (Aho-Corasick, `str.contains_any`), and
+rules are evaluated only on the rows some term hit. Web traffic is overwhelmingly benign, so that
+is a few percent of the rows.
+
+How a condition gives its terms:
+
+- `a and b`: the terms of any one child (every child must hold); the most selective is taken.
+- `a or b`: the union of the children's terms, if every child has some; otherwise none.
+- a regular expression: the literal runs it cannot match without (parsed with Python's re parser:
+  a sequence needs each of its runs, an alternation one run of each branch, a repeat of at least
+  one its body), when the pattern has nothing the two regex dialects read differently.
+- `not a`, numbers, CIDR, comparisons, field references, null and exists tests: none (nothing
+  that must occur).
+- a string: its text for whole-value, contains, startswith and endswith matches; for a value with
+  inner wildcards (`/cgi-bin/*.sh`), its longest literal run.
+
+A term is only useful if the test on a row is implied by the rule's own test, so the test follows
+the backend's (backend.match_string) exactly:
+
+- case-insensitive text (the default) is compared by the backend as `value.lower()` containing
+  `text.lower()`. For an ASCII literal that is `value` containing the literal with ASCII case
+  folding, except where `value` holds one of the three characters whose lowercase or case fold
+  is ASCII (U+0130 -> i̇, U+212A KELVIN SIGN ~ k, U+017F LONG S ~ s): rows holding one of those
+  are always candidates. A non-ASCII literal is looked up in the lowercased column itself.
+- `|cased` text is looked up exactly as written.
+- a wildcard value becomes a case-insensitive regex, whose case folding is Unicode simple case
+  folding: an ASCII run is looked up like case-insensitive text (the same three characters cover
+  folding); a non-ASCII run gives no term, since lowercasing is not case folding.
+
+A rule without terms is evaluated on every row; one whose terms are too weak to narrow anything
+(a literal of one or two characters, or `cs-method: GET`) is too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from re import _constants as sre
+from re import _parser as sre_parse
+from typing import Any, Literal
+
+import polars as pl
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    SigmaCasedString,
+    SigmaExpansion,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SpecialChars,
+)
+
+from secaware.detect.backend import KEYWORD_COLUMN, _literal_shape
+
+#: Non-ASCII characters whose lowercase (U+0130) or simple case fold (U+017F, U+212A) is ASCII.
+FOLDS_TO_ASCII = ("\u0130", "\u017f", "\u212a")
+
+#: Shortest literal worth a prefilter: shorter ones occur in nearly every row.
+MIN_LITERAL = 3
+
+#: Columns whose few distinct values (GET, POST, HTTP/1.1) occur in most rows: never a useful term.
+WEAK_COLUMNS = frozenset({"http_method", "http_version", "protocol", "source", "event_category", "outcome",
+                          "action", "url_extension"})
+
+Mode = Literal["ci", "lower", "exact"]
+
+
+@dataclass(frozen=True, order=True)
+class Term:
+    """`text` occurs in `column`: with ASCII case folding (ci), in the lowercased column (lower), or as is."""
+
+    column: str
+    text: str
+    mode: Mode
+
+
+Terms = frozenset[Term]
+
+
+def necessary_terms(rule: Any) -> Terms | None:
+    """Terms of which one occurs in every row the rule matches, or None if there is no such set.
+
+    `rule` is a pySigma rule whose processing pipeline has been applied (fields are event columns),
+    as after `backend.convert_rule(rule)`; a rule with several conditions matches if any does.
+    """
+    found = [_terms(c.parsed) for c in rule.detection.parsed_condition]
+    if not found or any(t is None for t in found):
+        return None
+    terms = frozenset().union(*found)  # type: ignore[arg-type]
+    return terms if _useful(terms) else None
+
+
+def terms_suffice(rule: Any) -> bool:
+    """Whether a row where one of the rule's terms occurs (as a real literal, not through a character
+    that folds to ASCII) is a match: the rule is nothing but `contains` values, case-insensitive, or'd.
+
+    Then the prefilter's answer is the rule's, and the rule need not be evaluated on those rows.
+    """
+    def only_contains(cond: Any) -> bool:
+        if isinstance(cond, ConditionOR):
+            return all(only_contains(arg) for arg in cond.args)
+        if isinstance(cond, ConditionFieldEqualsValueExpression | ConditionValueExpression):
+            value = cond.value
+            if isinstance(value, SigmaCasedString) or not isinstance(value, SigmaString):
+                return False
+            if isinstance(cond, ConditionValueExpression):  # keywords: anywhere in the line (backend)
+                if list(value.s)[:1] != [SpecialChars.WILDCARD_MULTI]:
+                    value = SpecialChars.WILDCARD_MULTI + value
+                if list(value.s)[-1:] != [SpecialChars.WILDCARD_MULTI]:
+                    value = value + SpecialChars.WILDCARD_MULTI
+            shape = _literal_shape(value)
+            return shape is not None and shape[0] == "contains" and len(shape[1]) >= MIN_LITERAL
+        return False
+
+    return necessary_terms(rule) is not None and all(only_contains(c.parsed) for c in rule.detection.parsed_condition)
+
+
+def _useful(terms: Terms) -> bool:
+    return bool(terms) and all(t.column not in WEAK_COLUMNS and len(t.text) >= MIN_LITERAL for t in terms)
+
+
+def _strength(terms: Terms) -> tuple[int, int]:
+    """Prefer sets that narrow most: usable at all, then the longest weakest literal."""
+    return (int(_useful(terms)), min(len(t.text) for t in terms))
+
+
+def _terms(cond: Any) -> Terms | None:
+    if isinstance(cond, ConditionAND):
+        options = [t for t in map(_terms, cond.args) if t]
+        return max(options, key=_strength) if options else None
+    if isinstance(cond, ConditionOR):
+        children = [_terms(arg) for arg in cond.args]
+        if not children or any(not t for t in children):
+            return None
+        return frozenset().union(*children)  # type: ignore[arg-type]
+    if isinstance(cond, ConditionNOT):
+        return None
+    if isinstance(cond, ConditionFieldEqualsValueExpression):
+        return _value_terms(cond.field, cond.value, keyword=False)
+    if isinstance(cond, ConditionValueExpression):
+        return _value_terms(KEYWORD_COLUMN, cond.value, keyword=True)
+    return None
+
+
+def _value_terms(column: str | None, value: Any, *, keyword: bool) -> Terms | None:
+    if column is None:
+        return None
+    if isinstance(value, SigmaExpansion):
+        children = [_value_terms(column, v, keyword=keyword) for v in value.values]
+        if not children or any(not t for t in children):
+            return None
+        return frozenset().union(*children)  # type: ignore[arg-type]
+    if isinstance(value, SigmaString):
+        return _string_terms(column, value, keyword=keyword)
+    if isinstance(value, SigmaRegularExpression):
+        regexp = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
+        found = regex_literals(regexp)
+        return frozenset(Term(column, lit.lower(), "ci") for lit in found) if found else None
+    if keyword and isinstance(value, SigmaNumber):
+        # backend: raw contains the number's decimal text, as is (digits: ASCII folding is a superset)
+        text = str(value.number)
+        return frozenset({Term(column, text, "ci")}) if text else None
+    return None
+
+
+def _string_terms(column: str, value: SigmaString, *, keyword: bool) -> Terms | None:
+    cased = isinstance(value, SigmaCasedString)
+    if keyword:  # backend.convert_condition_val_str: keywords match anywhere in the line
+        if list(value.s)[:1] != [SpecialChars.WILDCARD_MULTI]:
+            value = SpecialChars.WILDCARD_MULTI + value
+        if list(value.s)[-1:] != [SpecialChars.WILDCARD_MULTI]:
+            value = value + SpecialChars.WILDCARD_MULTI
+    shape = _literal_shape(value)
+    if shape is not None:  # backend: lowercased (or cased) equality, contains, startswith, endswith
+        text = shape[1]
+        if not text:
+            return None
+        if cased:  # an ASCII literal is looked up folded all the same (ci literals are kept lowercase)
+            return frozenset({Term(column, text.lower(), "ci") if text.isascii() else Term(column, text, "exact")})
+        text = text.lower()
+        return frozenset({Term(column, text, "ci" if text.isascii() else "lower")})
+    # backend: an anchored regex; case-insensitive ((?is)) unless cased
+    runs = _literal_runs(value.s)
+    if cased:
+        best = max(runs, key=len, default="")
+        if not best:
+            return None
+        return frozenset({Term(column, best.lower(), "ci") if best.isascii() else Term(column, best, "exact")})
+    ascii_runs = [r for r in runs if r.isascii()]
+    best = max(ascii_runs, key=len, default="")
+    return frozenset({Term(column, best.lower(), "ci")}) if best else None
+
+
+#: Syntax Rust's regex (which runs the rule) and Python's parser read differently: POSIX and nested
+#: classes (`[[:alpha:]]`, `[a[b]]`) would leave Python a literal `]` that Rust never needs.
+_DIALECT_RISK = re.compile(r"\[:|\[[^\]]*\[")
+
+
+def regex_literals(pattern: str) -> set[str] | None:
+    """ASCII literals of which one occurs in every match of pattern (lowercase), or None."""
+    if _DIALECT_RISK.search(pattern):
+        return None
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+    found = _regex_seq(list(parsed))
+    if not found or any(len(lit) < MIN_LITERAL for lit in found):
+        return None
+    return {lit.lower() for lit in found}
+
+
+def _regex_seq(items: list[Any]) -> set[str] | None:
+    """Required literals of a sequence: its best run or its best required child."""
+    options: list[set[str]] = []
+    run = ""
+    for op, arg in items:
+        if op is sre.LITERAL and arg < 128:
+            run += chr(arg)
+            continue
+        if run:
+            options.append({run})
+            run = ""
+        child: set[str] | None = None
+        if op is sre.SUBPATTERN:
+            child = _regex_seq(list(arg[-1]))
+        elif op is sre.BRANCH:
+            branches = [_regex_seq(list(b)) for b in arg[1]]
+            child = set().union(*branches) if branches and all(branches) else None  # type: ignore[arg-type]
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
+            child = _regex_seq(list(arg[2]))
+        if child:
+            options.append(child)
+    if run:
+        options.append({run})
+    options = [o for o in options if o and all(len(x) >= MIN_LITERAL for x in o)] or options
+    return max(options, key=lambda o: min(len(x) for x in o), default=None)
+
+
+def _literal_runs(parts: Iterable[Any]) -> list[str]:
+    """The literal stretches between wildcards (and placeholders) of a Sigma string."""
+    runs, current = [], ""
+    for part in parts:
+        if isinstance(part, str):
+            current += part
+        else:
+            runs.append(current)
+            current = ""
+    runs.append(current)
+    return [r for r in runs if r]
+
+
+# --------------------------------------------------------------------------------------------
+# Scanning
+# --------------------------------------------------------------------------------------------
+
+
+#: Columns with fewer distinct values than this share of a sample are scanned once per distinct value.
+DISTINCT_SHARE = 0.3
+_SAMPLE = 20_000
+#: Above this many literals a column is scanned with Aho-Corasick rather than one regex.
+MAX_REGEX_LITERALS = 300
+
+
+@dataclass
+class Plan:
+    """Where the literals of a list of rules are looked for, and which rule each one stands for.
+
+    Two stages: `mask` finds the rows where any literal occurs (one scan per column and mode);
+    `pairs`, on those rows only, which literals occur, hence which rules are worth evaluating
+    on which rows.
+    """
+
+    #: (column, mode) -> literal -> indexes of the rules it stands for
+    literals: dict[tuple[str, Mode], dict[str, set[int]]]
+
+    @classmethod
+    def of(cls, rules: Iterable[tuple[int, Terms]]) -> Plan:
+        literals: dict[tuple[str, Mode], dict[str, set[int]]] = {}
+        for index, terms in rules:
+            for t in terms:
+                literals.setdefault((t.column, t.mode), {}).setdefault(t.text, set()).add(index)
+        for (_column, mode), found in literals.items():
+            if mode == "ci":  # rows holding a character that folds to ASCII are candidates for every such rule
+                every = set().union(*found.values())
+                for char in FOLDS_TO_ASCII:
+                    found.setdefault(char, set()).update(every)
+        return cls(literals)
+
+    def _haystack(self, column: str, mode: Mode) -> pl.Expr:
+        return _haystack(pl.col(column).cast(pl.String), mode)
+
+    def mask(self, view: pl.DataFrame) -> pl.Series:
+        """True on rows where some literal occurs: the only rows the planned rules can match.
+
+        Columns are scanned in parallel; a column with few distinct values (user agents, query
+        strings) is scanned once per distinct value.
+        """
+        parts = []
+        for (column, mode), found in self.literals.items():
+            text = pl.col(column).cast(pl.String)
+            sample = view.get_column(column).head(_SAMPLE)
+            if sample.n_unique() < DISTINCT_SHARE * max(sample.len(), 1):
+                distinct = text.unique(maintain_order=True).drop_nulls()  # one order for values and mask
+                hit = distinct.filter(_contains(_haystack(distinct, mode), sorted(found), mode))
+                parts.append(text.is_in(hit.implode()))
+            else:
+                parts.append(_contains(_haystack(text, mode), sorted(found), mode))
+        if not parts:
+            return pl.repeat(False, view.height, dtype=pl.Boolean, eager=True)
+        return view.lazy().select(pl.any_horizontal(parts).fill_null(False)).collect().to_series()
+
+    def pairs(self, view: pl.DataFrame) -> pl.DataFrame:
+        """(position in view, rule, folded) for every rule one of whose literals occurs in that row.
+
+        `folded` is true when the only thing found is a character that folds to ASCII.
+        """
+        schema = {"pos": pl.UInt32, "rule": pl.UInt32, "folded": pl.Boolean}
+        found_pairs = []
+        for (column, mode), found in self.literals.items():
+            hits = view.select(self._haystack(column, mode).str.extract_many(
+                sorted(found), ascii_case_insensitive=mode == "ci", overlapping=True).alias("text")
+            ).with_row_index("pos").explode("text").drop_nulls("text")
+            if not hits.height:
+                continue
+            if mode == "ci":  # the text as found -> the (lowercase ASCII) literal it matched
+                text = pl.col("text")
+                hits = hits.with_columns(pl.when(text.str.contains(r"^[\x00-\x7f]*$"))
+                                         .then(text.str.to_lowercase()).otherwise(text).alias("text"))
+            rules = pl.DataFrame({"text": list(found), "rule": [sorted(r) for r in found.values()]},
+                                 schema={"text": pl.String, "rule": pl.List(pl.UInt32)})
+            found_pairs.append(hits.unique().join(rules, on="text").explode("rule").select(
+                "pos", "rule", pl.col("text").is_in(list(FOLDS_TO_ASCII)).alias("folded")))
+        if not found_pairs:
+            return pl.DataFrame(schema=schema)
+        # a row found by a real literal is not `folded`, whatever else was found in it
+        return pl.concat(found_pairs).group_by("pos", "rule").agg(pl.col("folded").all()).cast(schema)  # type: ignore[arg-type]
+
+
+def _haystack(text: pl.Expr, mode: Mode) -> pl.Expr:
+    return text.str.to_lowercase() if mode == "lower" else text
+
+
+def _contains(haystack: pl.Expr, literals: list[str], mode: Mode) -> pl.Expr:
+    """The haystack contains one of the literals (with ASCII case folding in mode ci)."""
+    if mode == "ci" and len(literals) <= MAX_REGEX_LITERALS:
+        # Rust's regex finds many literals faster than Aho-Corasick with case folding; its Unicode
+        # folding finds a superset of the ASCII folding asked for, which is all a prefilter needs.
+        # The characters that fold to ASCII are looked for as themselves (`(?i)ſ` would find every s).
+        words = [pl.escape_regex(lit) for lit in literals if lit not in FOLDS_TO_ASCII]
+        chars = [lit for lit in literals if lit in FOLDS_TO_ASCII]
+        pattern = "|".join(([f"(?i:{'|'.join(words)})"] if words else []) + ([f"[{''.join(chars)}]"] if chars else []))
+        return haystack.str.contains(pattern).fill_null(False)
+    return haystack.str.contains_any(literals, ascii_case_insensitive=mode == "ci").fill_null(False)
+
+
+__all__ = ["FOLDS_TO_ASCII", "Plan", "Term", "Terms", "necessary_terms", "terms_suffice"]

@@ -1,0 +1,105 @@
+"""Decoding what the attacker sent: each layer alone, layered, and a whole column against value-by-value decoding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+import polars as pl
+import pytest
+
+from secaware.detect.decode import DECODED_COLUMNS, decode_frame, decode_series, decode_value
+
+
+@pytest.mark.parametrize(
+    ("value", "plus", "decoded"),
+    [
+        # percent-encoding, one layer and double (%25 is the percent sign itself)
+        ("id=1%27%20OR%201%3D1", True, "id=1' OR 1=1"),
+        ("%252e%252e%252fetc%252fpasswd", False, "../etc/passwd"),
+        ("%25252e%25252e%25252f", False, "../"),  # three layers deep
+        ("%2525252e", False, "%2e"),  # a fourth layer is left as it is
+        ("%2E%2e%2F", False, "../"),  # either case of hex digit
+        # `+` is a space in query strings, not in paths or headers
+        ("q=union+select", True, "q=union select"),
+        ("/c++/index.html", False, "/c++/index.html"),
+        ("q=a%2Bb", True, "q=a+b"),  # an encoded plus stays a plus
+        # nginx's \xHH escapes of bytes it will not log, and IIS %uXXXX
+        ("/index.php?s=\\x5Cthink\\x5Capp", False, "/index.php?s=\\think\\app"),
+        ("GET /\\xE5\\x85\\xB0\\xE5\\xB7\\x9E HTTP/1.1", False, "GET /兰州 HTTP/1.1"),
+        ("%u0027%u003cscript%u003e", False, "'<script>"),
+        ("..%uff0e%u2215", False, "..．∕"),
+        # Chinese forms: UTF-8, else GB18030 (GBK) bytes
+        ("kw=%E5%85%B0%E5%B7%9E", True, "kw=兰州"),
+        ("kw=%C0%BC%D6%DD", True, "kw=兰州"),  # GBK
+        ("\\xC0\\xBC\\xD6\\xDD", False, "兰州"),
+        ("%FF%FE%FD", False, "\ufffd\ufffd\ufffd"),  # neither: replacement characters, never an error
+        ("..%c0%af..%c0%af", False, "..蜡..蜡"),  # overlong UTF-8 is no slash (it reads as GB18030 here)
+        # HTML character references, decimal and hex, with or without the semicolon
+        ("&#60;script&#x3e;", False, "<script>"),
+        ("&#x3C&#X3E", False, "<>"),
+        ("%26%2360%3B", False, "<"),  # an entity hidden under percent-encoding
+        ("&#0;&#x110000;&#xD800;", False, "&#0;&#x110000;&#xD800;"),  # not characters: kept
+        # nothing (valid) to decode: the value as logged
+        ("100% sure", False, "100% sure"),
+        ("%zz%4", False, "%zz%4"),
+        ("%%41", False, "%A"),
+        ("\\x", False, "\\x"),
+        ("plain/path.html", False, "plain/path.html"),
+        ("", True, ""),
+    ],
+)
+def test_decode_value(value: str, plus: bool, decoded: str) -> None:
+    assert decode_value(value, plus) == decoded
+
+
+def test_decode_series_keeps_values_as_logged_and_nulls() -> None:
+    values = pl.Series(["/a.html", None, "q=%27+or+1", "+0800", "x%2"])
+    assert decode_series(values, plus_is_space=True).to_list() == ["/a.html", None, "q=' or 1", " 0800", "x%2"]
+    assert decode_series(values, plus_is_space=False).to_list() == ["/a.html", None, "q='+or+1", "+0800", "x%2"]
+    assert values.to_list() == ["/a.html", None, "q=%27+or+1", "+0800", "x%2"]  # the input is untouched
+
+
+def test_decode_frame_decodes_only_matchable_text_columns() -> None:
+    frame = pl.DataFrame({"url_query": ["a=%41+b"], "url_path": ["/%41+b"], "user": ["%41"], "http_status": [200]})
+    out = decode_frame(frame)
+    assert out.row(0) == ("a=A b", "/A+b", "%41", 200)
+    assert set(DECODED_COLUMNS) >= {"url_query", "url_path", "raw", "user_agent", "referer"}
+
+
+def _payloads(datasets: Path) -> list[str]:
+    root = datasets / "payloads" / "PayloadsAllTheThings"
+    values: list[str] = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "Intruder" in str(path.parent):
+            values += path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return values
+
+
+def test_a_column_decodes_as_each_value_does(datasets: Path) -> None:
+    """Every published traversal/injection payload, as sent and URL-encoded once and twice, in a column
+    with clean values and nulls: decode_series agrees with decode_value on each."""
+    payloads = _payloads(datasets)
+    assert len(payloads) > 30_000
+    once = [quote(p, safe="/=&") for p in payloads[::7]]
+    twice = [quote(p, safe="") for p in once[::5]]
+    gbk = ["kw=" + quote("兰州市政务服务".encode("gb18030")) + f"&p={i}" for i in range(50)]
+    values = [*payloads, *once, *twice, *gbk, None, "/index.html", "+0800 x", "\\xE5\\x85\\xB0"]
+    column = pl.Series(values, dtype=pl.String)
+    for plus in (True, False):
+        expected = [None if v is None else decode_value(v, plus) for v in values]
+        assert decode_series(column, plus_is_space=plus).to_list() == expected
+
+
+def test_a_column_of_random_escapes_decodes_as_each_value_does() -> None:
+    """Values cut from escape fragments at random, next to each other in one column (a value that ends
+    in a half escape is followed by one that starts with hex digits)."""
+    import random
+
+    rng = random.Random(5)
+    pieces = ["%", "%2", "%25", "%41", "%4", "1", "a", "F", "+", "&#", "60;", "x3c", "\\x", "\\xE5", "%E5%85%B0",
+              "%C0%BC", "%c0%af", "%u", "%u0041", "u0041", "兰", "é", " ", "%FF", "%2B", "%26%23", "%5Cx41", ""]
+    values = ["".join(rng.choices(pieces, k=rng.randint(0, 8))) for _ in range(20_000)]
+    column = pl.Series(values, dtype=pl.String)
+    for plus in (True, False):
+        assert decode_series(column, plus_is_space=plus).to_list() == [decode_value(v, plus) for v in values]

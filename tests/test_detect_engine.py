@@ -1,0 +1,189 @@
+"""match(): the prefilter changes how fast, never what matches; decoding and encoded rules; terms of rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sigma.collection import SigmaCollection
+
+from secaware.detect.backend import PolarsBackend
+from secaware.detect.engine import ROW, match, matchable
+from secaware.detect.prefilter import FOLDS_TO_ASCII, Term, necessary_terms, terms_suffice
+from secaware.detect.rules import compile_rules, events_pipeline
+from secaware.schema import EVENTS, conform
+from tests.conftest import ROOT, parse_frame
+from tests.test_detect_equivalence import EXTRA_RULES, web_event_lines, webserver_rule_files
+
+
+@pytest.fixture(scope="module")
+def rules_and_events(datasets: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list, pl.DataFrame]:
+    extra = tmp_path_factory.mktemp("rules") / "extra.yml"
+    extra.write_text(EXTRA_RULES + TRICKY_RULES, encoding="utf-8")
+    files = [*webserver_rule_files(), extra, *sorted((ROOT / "rules" / "web").rglob("*.yml"))]
+    parsed = parse_frame("combined", web_event_lines(datasets, files) + TRICKY_LINES)
+    events = conform(parsed.filter(pl.col("_reject").is_null()), EVENTS).collect()
+    return compile_rules(files).rules, events
+
+
+#: Rules whose matching leans on case folding and on wildcards around the literals the prefilter looks for.
+TRICKY_RULES = """
+---
+title: kelvin in a wildcard
+id: 5b0c8a7e-0002-4f00-9000-000000000001
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-user-agent: '*sqlmap*/1.?*'
+  condition: sel
+---
+title: long s under regex folding
+id: 5b0c8a7e-0002-4f00-9000-000000000002
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-stem: '*/wp-admin/*setup*'
+  condition: sel
+---
+title: dotted capital I
+id: 5b0c8a7e-0002-4f00-9000-000000000003
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-query|contains: 'admi'
+  condition: sel
+---
+title: Chinese literal
+id: 5b0c8a7e-0002-4f00-9000-000000000004
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-query|contains: '一句话木马'
+  condition: sel
+---
+title: cased non-ASCII
+id: 5b0c8a7e-0002-4f00-9000-000000000005
+logsource: {category: webserver}
+detection:
+  sel:
+    cs-uri-query|cased|contains: 'Überweisung'
+  condition: sel
+"""
+
+TRICKY_LINES = [
+    '45.1.2.3 - - [28/Nov/2026:11:00:00 +0800] "GET / HTTP/1.1" 200 1 "-" "sqlmap/1.7#stable"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:01 +0800] "GET / HTTP/1.1" 200 1 "-" "SQLMAP/1.7 (\u212aelvin)"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:02 +0800] "GET / HTTP/1.1" 200 1 "-" "\u017fqlmap/1.8"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:03 +0800] "GET /blog/wp-admin/\u017fetup-config.php HTTP/1.1" 200 1 "-" "-"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:04 +0800] "GET /blog/WP-ADMIN/SETUP-config.php HTTP/1.1" 200 1 "-" "-"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:05 +0800] "GET /login?user=ADM\u0130N HTTP/1.1" 200 1 "-" "-"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:06 +0800] "GET /login?user=%41DMIN HTTP/1.1" 200 1 "-" "-"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:07 +0800] "GET /up?f=%E4%B8%80%E5%8F%A5%E8%AF%9D%E6%9C%A8%E9%A9%AC HTTP/1.1" 200 1 "-" "-"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:08 +0800] "GET /up?f=\\xE4\\xB8\\x80\\xE5\\x8F\\xA5\\xE8\\xAF\\x9D\\xE6\\x9C\\xA8\\xE9\\xA9\\xAC HTTP/1.1" 200 1 "-" "-"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:09 +0800] "GET /pay?q=%C3%9Cberweisung HTTP/1.1" 200 1 "-" "-"',
+    '45.1.2.3 - - [28/Nov/2026:11:00:10 +0800] "GET /pay?q=%C3%BCberweisung HTTP/1.1" 200 1 "-" "-"',
+]
+
+
+@pytest.mark.parametrize("decode", [False, True])
+def test_prefiltered_and_unfiltered_evaluation_find_the_same_hits(rules_and_events: tuple[list, pl.DataFrame],
+                                                                   decode: bool) -> None:
+    rules, events = rules_and_events
+    assert sum(r.terms is not None for r in rules) / len(rules) > 0.8
+    fast = match(events, rules, decode=decode)
+    slow = match(events, rules, decode=decode, prefilter=False)
+    assert fast.height > 1000
+    assert fast.equals(slow)
+
+
+def test_the_tricky_lines_are_found_with_and_without_decoding(rules_and_events: tuple[list, pl.DataFrame]) -> None:
+    rules, events = rules_and_events
+    by_title = {r.title: i for i, r in enumerate(rules)}
+    tricky = events.with_row_index(ROW).filter(pl.col("line_no") > events.height - len(TRICKY_LINES))
+    rows = dict(zip(tricky["raw"].to_list(), tricky[ROW].to_list(), strict=True))
+
+    line = {k: rows[TRICKY_LINES[k]] for k in range(len(TRICKY_LINES))}
+
+    def found(decode: bool, title: str) -> list[int]:
+        """The tricky lines a rule finds (the lines built from the rules find it too)."""
+        hits = match(events, rules, decode=decode)
+        return sorted(set(hits.filter(pl.col("rule") == by_title[title])[ROW].to_list()) & set(line.values()))
+
+    assert found(False, "kelvin in a wildcard") == [line[0], line[1], line[2]]  # K and ſ fold to k and s
+    assert found(False, "long s under regex folding") == [line[3], line[4]]
+    assert found(False, "dotted capital I") == [line[5]]  # İ lowercases to i + combining dot
+    assert found(True, "dotted capital I") == [line[5], line[6]]
+    assert found(False, "Chinese literal") == [] and found(True, "Chinese literal") == [line[7], line[8]]
+    assert found(True, "cased non-ASCII") == [line[9]]
+
+
+def test_terms_of_rule_shapes() -> None:
+    def terms(detection: str) -> set[Term] | None:
+        [rule] = SigmaCollection.from_yaml(f"title: t\nlogsource: {{category: webserver}}\ndetection:\n{detection}").rules
+        PolarsBackend(processing_pipeline=events_pipeline()).convert_rule(rule)
+        found = necessary_terms(rule)
+        return None if found is None else set(found)
+
+    assert terms("  a:\n    cs-uri-query|contains: UNION SELECT\n  condition: a") == {
+        Term("url_query", "union select", "ci")}
+    # and: the strongest child; a method is never a useful term
+    assert terms("  a:\n    cs-method: GET\n    cs-uri-stem|endswith: '/wp-login.php'\n  condition: a") == {
+        Term("url_path", "/wp-login.php", "ci")}
+    # or: every child must have terms
+    assert terms("  a:\n    cs-uri-query|contains: [union, sleep(]\n  b:\n    sc-status: 500\n  condition: a or b") is None
+    assert terms("  a:\n    cs-uri-query|contains: [union, sleep(]\n  condition: a") == {
+        Term("url_query", "union", "ci"), Term("url_query", "sleep(", "ci")}
+    # not, regex, short literals: nothing
+    assert terms("  a:\n    cs-uri-query|contains: union\n  condition: not a") is None
+    assert terms("  a:\n    cs-uri-query|re: 'union\\s+(all\\s+)?select|sleep\\(\\d'\n  condition: a") == {
+        Term("url_query", "select", "ci"), Term("url_query", "sleep(", "ci")}
+    assert terms("  a:\n    cs-uri-query|re: '[[:alpha:]]union'\n  condition: a") is None  # read differently by Rust
+    assert terms("  a:\n    cs-uri-query|contains: '..'\n  condition: a") is None
+    # wildcards inside: the longest literal run; keywords: the raw line; cased and non-ASCII text
+    assert terms("  a:\n    cs-uri-stem: '/cgi-bin/*.sh'\n  condition: a") == {Term("url_path", "/cgi-bin/", "ci")}
+    assert terms("  keywords:\n    - 'eval(base64'\n  condition: keywords") == {Term("raw", "eval(base64", "ci")}
+    assert terms("  a:\n    cs-uri-query|contains: '一句话木马'\n  condition: a") == {
+        Term("url_query", "一句话木马", "lower")}
+    assert terms("  a:\n    cs-uri-query|cased|contains: 'Über'\n  condition: a") == {
+        Term("url_query", "Über", "exact")}
+    assert terms("  a:\n    cs-uri-query: '*Über*x'\n  condition: a") is None  # regex folding is not lowercasing
+
+
+def test_rules_whose_literals_suffice() -> None:
+    def suffice(detection: str) -> bool:
+        [rule] = SigmaCollection.from_yaml(f"title: t\nlogsource: {{category: webserver}}\ndetection:\n{detection}").rules
+        PolarsBackend(processing_pipeline=events_pipeline()).convert_rule(rule)
+        return terms_suffice(rule)
+
+    assert suffice("  a:\n    cs-uri-query|contains: [union select, sleep(]\n  condition: a")
+    assert suffice("  keywords:\n    - 'eval(base64'\n  b:\n    cs-user-agent|contains: sqlmap\n  condition: keywords or b")
+    assert not suffice("  a:\n    cs-uri-query|contains: union\n    cs-method: GET\n  condition: a")  # and
+    assert not suffice("  a:\n    cs-uri-stem|endswith: '/wp-login.php'\n  condition: a")  # not a contains
+    assert not suffice("  a:\n    cs-uri-query|cased|contains: Union\n  condition: a")  # found folded, must be cased
+    assert not suffice("  a:\n    cs-uri-query|contains: '*'\n  condition: a")  # no literal
+
+
+def test_matchable_and_the_derived_url() -> None:
+    frame = pl.DataFrame({"url_path": ["/a.PHP", "/b"], "url_query": ["x=1", None]})
+    out = matchable(frame)
+    assert out[ROW].to_list() == [0, 1]
+    assert out["url"].to_list() == ["/a.PHP?x=1", "/b"] and out["url_extension"].to_list() == ["php", None]
+    assert FOLDS_TO_ASCII == ("\u0130", "\u017f", "\u212a")
+
+
+def test_the_derived_url_is_decoded_too(tmp_path: Path) -> None:
+    (tmp_path / "url.yml").write_text("""
+title: traversal in the URL
+logsource: {category: proxy}
+detection:
+  sel:
+    url|contains: '../etc/passwd'
+  ext:
+    url_extension: 'php'
+  condition: sel or ext
+""", encoding="utf-8")
+    [rule] = compile_rules([tmp_path]).rules
+    frame = pl.DataFrame({"url_path": ["/a/..%2fetc%2fpasswd", "/x.p%68p", "/b"], "url_query": [None, "q=1", None]})
+    assert match(frame, [rule])[ROW].to_list() == [0, 1]
+    assert match(frame, [rule], decode=False)[ROW].to_list() == []
