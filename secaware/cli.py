@@ -639,5 +639,76 @@ def compliance(store: Path, inventory_path: Path | None, period: str | None, tz:
         click.echo(f"inventory: {problem}", err=True)
 
 
+@cli.group()
+def models() -> None:
+    """Anomaly models: train them on a baseline period of the store, show their model cards."""
+
+
+@models.command("train")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--since", default=None, help="Start of the baseline period (date or ISO time; default: the first "
+                                            "event).")
+@click.option("--until", default=None, help="End of the baseline period, exclusive (default: after the last event).")
+@click.option("--models", "models_dir", default="models", show_default=True, type=click.Path(path_type=Path),
+              help="Folder to write the models and their cards to.")
+@click.option("--tz", default=DEFAULT_TZ, show_default=True,
+              help="Zone of --since/--until without one, and of days and nights in the features.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def models_train(store: Path, since: str | None, until: str | None, models_dir: Path, tz: str, as_json: bool) -> None:
+    """Train the request profile and the behaviour models on the baseline period; write them with their
+    model cards (features, baseline, row counts, parameters, library versions, threshold, sha256)."""
+    from secaware.anomaly import train
+
+    try:
+        report = train(store, since=_when(since, tz, "--since"), until=_when(until, tz, "--until"),
+                       models_dir=models_dir, tz=tz)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
+
+
+@models.command("show")
+@click.option("--models", "models_dir", default="models", show_default=True, type=click.Path(path_type=Path),
+              help="Folder of the models.")
+@click.option("--allow-shared-models", is_flag=True, help="Do not refuse models that other users can write.")
+def models_show(models_dir: Path, allow_shared_models: bool) -> None:
+    """Print each model card and whether its file matches it (without loading the model); exit 1 if one does not."""
+    from secaware.anomaly.models import verify
+
+    result = verify(models_dir, allow_shared=allow_shared_models)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if any(r["status"] not in ("ok", "missing") for r in result.values()):
+        sys.exit(1)
+
+
+@cli.command("anomalies")
+@click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
+@click.option("--models", "models_dir", default="models", show_default=True, type=click.Path(path_type=Path),
+              help="Folder of the trained models; without them a baseline is fitted on the data at hand.")
+@click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
+              help="Inventory file naming the systems (default: inventory.yaml here, else the sample logs' one).")
+@click.option("--allow-shared-models", is_flag=True,
+              help="Load models even from a folder or file other users can write (a model file runs code when "
+                   "loaded: only if every such user is trusted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def anomalies_command(store: Path, models_dir: Path, inventory_path: Path | None, allow_shared_models: bool,
+                      as_json: bool) -> None:
+    """Score new web requests and entity windows for anomalies into the anomalies table, with explanations.
+
+    Only events added since the last run are scored (a rerun adds nothing); without a trained model each
+    level fits a baseline on the data at hand and says so.
+    """
+    from secaware.anomaly import anomalies as run_anomalies
+    from secaware.report_text import progress_bar
+
+    try:
+        with progress_bar() as progress:
+            report = run_anomalies(store, models=models_dir, inventory=inventory_path,
+                                   allow_shared_models=allow_shared_models, progress=progress)
+    except SecawareError as exc:
+        raise _fail(exc) from exc
+    click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())
+
+
 def main() -> None:
     cli()

@@ -19,6 +19,7 @@ REJECTS = "rejects"
 INGEST_LOG = "ingest_log"
 ALERTS = "alerts"
 INCIDENTS = "incidents"
+ANOMALIES = "anomalies"
 COMPLIANCE = "compliance"
 
 
@@ -230,6 +231,45 @@ INCIDENT_COLUMNS: tuple[Column, ...] = (
     _c("updated_at", UTC_TS, "When it last changed.", None),
 )
 
+ANOMALY_COLUMNS: tuple[Column, ...] = (
+    _c("anomaly_id", pl.String(), "Stable id: the same request (r-<event_id>) or the same entity, model and window "
+       "always gets the same id, so reruns replace rather than duplicate.", "event.id"),
+    _c("kind", pl.String(), "request (one web request that does not fit its endpoint's profile) or behaviour "
+       "(an entity's activity in a window that does not fit the baseline).", "event.kind"),
+    _c("model", pl.String(), "What scored it: request, web_source_hour, auth_account_day, auth_source_day or "
+       "fw_source_hour.", None),
+    _c("entity_type", pl.String(), "ip (a source address) or account (user@host).", None),
+    _c("entity", pl.String(), "The address or account.", "source.ip"),
+    _c("window_start", UTC_TS, "Start of the window (for a request: its time).", "event.start"),
+    _c("window_end", UTC_TS, "End of the window, exclusive (for a request: its time).", "event.end"),
+    _c("score", pl.Float64(), "How rare this is in the baseline, as -log10 of the estimated share of normal "
+       "requests or windows at least this unusual: 3 means about 1 in 1,000. Comparable across models.",
+       "event.risk_score"),
+    _c("threshold", pl.Float64(), "The model's threshold: is_anomaly is score >= threshold.", None),
+    _c("is_anomaly", pl.Boolean(), "The score reached the threshold.", None),
+    _c("explanation", pl.String(), "Why, in words: the parameter or features that do not fit, with the observed "
+       "value and what the baseline has.", "message"),
+    _c("deviations", pl.List(pl.Struct({"feature": pl.String(), "observed": pl.String(), "typical": pl.String(),
+                                        "score": pl.Float64()})),
+       "The deviations behind the explanation, most unusual first (score in the same -log10 units).", None),
+    _c("prefecture", pl.String(), "GB/T 2260 code of the prefecture (for a window: where most of its events "
+       "were logged).", "organization.id"),
+    _c("system", pl.String(), "Site or system: the inventory's system id, else the virtual host, host or log "
+       "folder.", None),
+    _c("host", pl.String(), "Host that logged the event (requests; account windows).", "host.name"),
+    _c("endpoint", pl.String(), "Request path with numbers, ids and hashes collapsed ({n}, {hex}, {id}).",
+       "url.path"),
+    _c("file", pl.String(), "File of the request (request rows).", "log.file.path"),
+    _c("line_no", pl.Int64(), "Line of the request in that file.", "log.offset"),
+    _c("event_id", pl.Int64(), "The request in the events table.", None),
+    _c("events", pl.Int64(), "Events in the window (1 for a request).", None),
+    _c("baseline", pl.String(), "What it was compared with: the trained model file, its baseline period and "
+       "sha256, or that no model was trained and the baseline was fitted on the data at hand.", None),
+    _c("adhoc", pl.Boolean(), "No trained model: scored against a baseline fitted on the data at hand.", None),
+    _c("batch_id", pl.Int64(), "Newest ingest batch among the events scored.", None),
+    _c("detected_at", UTC_TS, "When the anomaly stage wrote the row.", "event.created"),
+)
+
 COMPLIANCE_COLUMNS: tuple[Column, ...] = (
     _c("system", pl.String(), "System id from the inventory.", None),
     _c("system_name", pl.String(), "System name from the inventory.", None),
@@ -261,6 +301,7 @@ TABLE_COLUMNS: dict[str, tuple[Column, ...]] = {
     INGEST_LOG: INGEST_LOG_COLUMNS,
     ALERTS: ALERT_COLUMNS,
     INCIDENTS: INCIDENT_COLUMNS,
+    ANOMALIES: ANOMALY_COLUMNS,
     COMPLIANCE: COMPLIANCE_COLUMNS,
 }
 

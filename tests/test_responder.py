@@ -75,7 +75,7 @@ def test_query_answers_sql_over_every_table(store: Path) -> None:
 
 @pytest.mark.parametrize(("sql", "message"), [
     ("SELEC 1", "SQL error"),
-    ("SELECT * FROM secrets", "no table 'secrets'; tables: alerts, compliance, events, incidents"),
+    ("SELECT * FROM secrets", "no table 'secrets'; tables: alerts, anomalies, compliance, events, incidents"),
     ("SELECT nope FROM events", 'unknown column: unable to find column "nope"'),
     ("DROP TABLE events", "queries are read-only"),
     ("delete from events", "queries are read-only"),
