@@ -132,6 +132,15 @@ def _detect(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
             "suppressed": rep.suppressed, "rules_not_used": len(rep.failed), "nothing_new": rep.nothing_new}
 
 
+def _anomalies(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
+    from secaware.anomaly import anomalies
+
+    rep = anomalies(store, models=cfg.models, inventory=cfg.inventory)
+    return {"requests": rep.requests, "request_anomalies": rep.request_anomalies,
+            "behaviour_anomalies": sum(rep.behaviour_anomalies.values()),
+            "without_trained_model": sorted(k for k, v in rep.adhoc.items() if v), "nothing_new": rep.nothing_new}
+
+
 def _incidents(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     from secaware.config import parse_duration
     from secaware.incidents import incidents
@@ -181,9 +190,9 @@ def _report(cfg: Config, store: Store, run: RunReport) -> dict[str, Any]:
     return {"pages": result.pages, "largest_page_kb": result.largest_page // 1000}
 
 
-#: The stages in order (anomalies joins between detect and incidents when it lands).
-STAGES: list[tuple[str, Stage]] = [("ingest", _ingest), ("detect", _detect), ("incidents", _incidents),
-                                   ("compliance", _compliance), ("report", _report)]
+#: The stages in order.
+STAGES: list[tuple[str, Stage]] = [("ingest", _ingest), ("detect", _detect), ("anomalies", _anomalies),
+                                   ("incidents", _incidents), ("compliance", _compliance), ("report", _report)]
 #: Stages that recompute from whole tables: skipped when none of these tables changed since they last ran.
 INPUTS: dict[str, tuple[str, ...]] = {
     "incidents": ("alerts", "anomalies"),

@@ -92,7 +92,9 @@ def run_summary(report: RunReport) -> str:
             lines.append(f"{st.name:10} FAILED after {st.seconds:.1f}s: {st.error}")
             continue
         facts = ", ".join(f"{k.replace('_', ' ')} {v:,}" if isinstance(v, int) and not isinstance(v, bool)
-                          else f"{k.replace('_', ' ')}" for k, v in st.summary.items() if v not in (False, None, 0))
+                          else f"{k.replace('_', ' ')}: {', '.join(map(str, v))}" if isinstance(v, list)
+                          else f"{k.replace('_', ' ')}" for k, v in st.summary.items()
+                          if v not in (False, None, 0) and v != [])
         lines.append(f"{st.name:10} {st.seconds:6.1f}s  {facts or 'nothing new'}")
     if report.fail_on:
         lines.append(f"{report.failing_incidents} new or updated incidents at or above {report.fail_on}")
