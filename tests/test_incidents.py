@@ -170,3 +170,32 @@ def test_gap_is_configurable_and_cli_reports(world) -> None:
     assert bad.exit_code == 2 and "not a duration" in bad.output
     note = CliRunner().invoke(cli, ["incidents", "note", "--store", str(world["store"]), "INC-NOPE", "x"])
     assert note.exit_code == 1 and "no incident 'INC-NOPE'" in note.output
+
+
+def test_anomalies_join_incidents_and_behaviour_anomalies_open_their_own(world) -> None:
+    """A behaviour anomaly of a source no rule fired on opens an 异常行为事件 incident; one with no system
+    joins the incident its source has against a system; a single odd request and the scanner open nothing."""
+    from secaware.schema import ANOMALIES, conform
+    from secaware.store import Store
+
+    def anomaly(aid: str, kind: str, entity: str, minute: int, system: str | None) -> dict:
+        start = T0 + dt.timedelta(minutes=minute)
+        return {"anomaly_id": aid, "kind": kind, "entity_type": "ip", "entity": entity, "window_start": start,
+                "window_end": start + dt.timedelta(hours=1), "score": 4.2, "is_anomaly": True,
+                "explanation": "distinct ports 412 (typical 1)", "system": system, "events": 412}
+
+    rows = pl.DataFrame([
+        anomaly("a1", "behaviour", "198.51.100.200", 30, "tw-oa"),   # exfiltration-like: no rule saw it
+        anomaly("a2", "behaviour", "203.0.113.9", 1, None),          # the injector's firewall trail
+        anomaly("a3", "request", "198.51.100.201", 40, "tw-portal"),  # one odd request
+        anomaly("a4", "behaviour", "10.9.9.9", 5, "tw-portal"),       # the authorized scanner
+    ]).with_columns(pl.col("window_start", "window_end").dt.cast_time_unit("us"))
+    Store(world["store"]).append(ANOMALIES, conform(rows, ANOMALIES).collect(), app_id="test", batch_id=0)
+    report = incidents(world["store"], inventory=world["inventory"])
+    got = table(world["store"])
+    assert report.anomalies == 4
+    alone = got.filter(pl.col("actor") == "198.51.100.200").row(0, named=True)
+    assert (alone["category"], alone["subcategory"], alone["severity"]) == ("异常行为事件", "异常访问行为事件", "medium")
+    injector = got.filter((pl.col("actor") == "203.0.113.9") & (pl.col("first_ts") < T0 + dt.timedelta(hours=1)))
+    assert injector.height == 1 and injector["alerts"][0] == 7 and injector["system"][0] == "tw-portal"
+    assert not got["actor"].is_in(["198.51.100.201", "10.9.9.9"]).any()

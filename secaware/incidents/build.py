@@ -39,6 +39,7 @@ AUTO_STATUSES = ("new", "updated", "seen")
 class IncidentReport:
     store: str
     alerts: int = 0
+    anomalies: int = 0
     suppressed: int = 0
     incidents: int = 0
     new: int = 0
@@ -91,6 +92,10 @@ def _candidate_alerts(store: Store, inv: Inventory, report: IncidentReport) -> p
     alerts = store.scan(ALERTS).collect()
     report.alerts = alerts.height
     alerts = attribute(alerts, inv)
+    found = _anomaly_rows(store)
+    if found.height:
+        report.anomalies = found.height
+        alerts = pl.concat([alerts, found], how="diagonal_relaxed")
     scanners = [(s.id, n) for s in inv.systems for n in s.scanners if n.version == 4]
     from secaware.detect.backend import in_network
 
@@ -100,11 +105,58 @@ def _candidate_alerts(store: Store, inv: Inventory, report: IncidentReport) -> p
     keep = ~pl.col("suppressed").fill_null(False) & ~scanner.fill_null(False)
     report.suppressed = alerts.height - alerts.filter(keep).height
     alerts = alerts.filter(keep)
+    alerts = alerts.with_columns(pl.coalesce("src_ip", "host", pl.lit("unknown")).alias("actor"))
+    alerts = _attach_to_known_system(alerts)
     return alerts.with_columns(
-        pl.coalesce("src_ip", "host", pl.lit("unknown")).alias("actor"),
         pl.when(pl.col("system").is_null()).then(pl.coalesce("dst_ip", "host", "prefecture", pl.lit("unknown")))
         .alias("target"),
         pl.coalesce("last_ts", "ts").alias("end_ts"),
+    )
+
+
+def _attach_to_known_system(alerts: pl.DataFrame, within: dt.timedelta = DEFAULT_GAP) -> pl.DataFrame:
+    """A finding with no system (a firewall record, a per-source behaviour window) goes to the system the same
+    actor was attacking nearest in time, so one actor's scan and its firewall trail are one incident."""
+    if alerts.height == 0 or alerts["system"].null_count() in (0, alerts.height):
+        return alerts
+    known = (alerts.filter(pl.col("system").is_not_null())
+             .select("actor", pl.col("ts").alias("__ts"), pl.col("system").alias("__system")).sort("__ts"))
+    indexed = alerts.with_row_index("__i")
+    unknown = indexed.filter(pl.col("system").is_null()).select("__i", "actor", "ts").sort("ts")
+    found = unknown.join_asof(known, left_on="ts", right_on="__ts", by="actor", strategy="nearest",
+                              tolerance=within, check_sortedness=False).select("__i", "__system")
+    return (indexed.join(found, on="__i", how="left")
+            .with_columns(pl.coalesce("system", "__system").alias("system")).sort("__i").drop("__i", "__system"))
+
+
+#: Anomalies as incident evidence: a behaviour anomaly (a scan, a burst of failures, an exfiltration, an
+#: off-hours login from a new place) can open an incident; a single odd request only joins one.
+ANOMALY_LEVEL = {"behaviour": "medium", "request": "low"}
+
+
+def _anomaly_rows(store: Store) -> pl.DataFrame:
+    """The anomalies table's flagged rows in the shape of alerts (kind `anomaly`), if the table exists."""
+    if not store.exists("anomalies"):
+        return pl.DataFrame()
+    rows = store.scan("anomalies").filter(pl.col("is_anomaly").fill_null(False)).collect()
+    if rows.height == 0:
+        return pl.DataFrame()
+    ip = pl.col("entity_type") == "ip"
+    return rows.select(
+        pl.concat_str([pl.lit("anomaly:"), pl.col("anomaly_id").cast(pl.String)]).alias("alert_id"),
+        pl.col("window_start").alias("ts"),
+        pl.col("window_end").alias("last_ts"),
+        pl.concat_str([pl.lit("anomaly-"), pl.col("kind")]).alias("rule_id"),
+        pl.concat_str([pl.lit("Anomalous "), pl.col("kind"), pl.lit(" ("), pl.col("entity_type"), pl.lit(")")])
+        .alias("rule_title"),
+        pl.col("kind").replace_strict(ANOMALY_LEVEL, default="low").alias("level"),
+        pl.lit([], dtype=pl.List(pl.String)).alias("tags"),
+        pl.when(ip).then(pl.col("entity")).alias("src_ip"),
+        pl.when(ip).then(pl.col("host")).otherwise(pl.col("entity")).alias("host"),
+        "prefecture", "system", "file", "line_no", "event_id",
+        pl.lit("anomaly").alias("kind"),
+        pl.col("events").cast(pl.Int64).alias("count"),
+        pl.lit(False).alias("suppressed"),
     )
 
 
@@ -131,6 +183,7 @@ def _group(alerts: pl.DataFrame, gap: dt.timedelta) -> pl.DataFrame:
         pl.col("tags").list.explode(keep_nulls=False, empty_as_null=False).unique().alias("all_tags"),
         pl.col("level").replace_strict(taxonomy.LEVEL_RANK, default=0, return_dtype=pl.Int8).max().alias("__rank"),
         pl.col("ts").filter(signals.is_brute_force()).min().alias("brute_first_ts"),
+        (pl.col("kind") != "anomaly").sum().alias("__signatures"),
     )
     grouped = grouped.join(rule_counts, on=[*keys, "__n"], how="left", nulls_equal=True)
     ids = [
@@ -159,11 +212,12 @@ def _describe(built: pl.DataFrame, inv: Inventory) -> pl.DataFrame:
     """Stage, category, severity and grade of each incident, and its system's name and level."""
     systems = {s.id: s for s in inv.systems}
     rows = []
-    for row in built.select("incident_key", "system", "all_tags", "__rank", "success").iter_rows(named=True):
+    for row in built.select("incident_key", "system", "all_tags", "__rank", "success", "__signatures") \
+            .iter_rows(named=True):
         tags = row["all_tags"] or []
         tactics = sorted({t.removeprefix("attack.") for t in tags if t.removeprefix("attack.") in
                           taxonomy.TACTIC_ORDER}, key=taxonomy.TACTIC_ORDER.__getitem__)
-        cat, sub = taxonomy.category(tags, tactics, anomaly_only=False)
+        cat, sub = taxonomy.category(tags, tactics, anomaly_only=row["__signatures"] == 0)
         rank = max(1, int(row["__rank"] or 0)) + (1 if row["success"] else 0)
         severity = taxonomy.SEVERITIES[min(rank, 4) - 1]
         system = systems.get(row["system"] or "")
