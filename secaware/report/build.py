@@ -178,6 +178,11 @@ class _Data:
         self._incidents: pl.DataFrame | None = None
         self._coverage: pl.DataFrame | None = None
 
+    def _days(self) -> list[str]:
+        """The period's days (at most 120 columns in a chart)."""
+        return [(self.start + dt.timedelta(days=i)).strftime("%Y-%m-%d")
+                for i in range(max(1, (self.end - self.start).days + 1))][:120]
+
     def _in_period(self, column: str = "ts") -> pl.Expr:
         return (pl.col(column) >= self.start) & (pl.col(column) < self.end)
 
@@ -240,15 +245,8 @@ class _Data:
         rejects = int(self.store.scan(REJECTS).select(pl.len()).collect().item()) if self.store.exists(REJECTS) \
             else 0
         cov = self.coverage().filter(pl.col("prefecture").is_in(self.chosen))
-        days = [(self.start + dt.timedelta(days=i)).strftime("%Y-%m-%d")
-                for i in range(max(1, (self.end - self.start).days + 1))][:120]
-        trend = {sev: [0] * len(days) for sev in ("critical", "high", "medium", "low")}
-        if inc.height:
-            per_day = inc.group_by(pl.col("first_ts").dt.strftime("%Y-%m-%d").alias("day"), "severity").len()
-            index = {d: i for i, d in enumerate(days)}
-            for day, sev, n in per_day.iter_rows():
-                if day in index and sev in trend:
-                    trend[sev][index[day]] += n
+        days = self._days()
+        trend = _trend(inc, days)
         alerts = (self.store.scan(ALERTS).filter(self._in_period() & ~pl.col("suppressed").fill_null(False))
                   if ALERTS not in self.missing else None)
         top_attacks = (alerts.group_by("rule_title").len().sort("len", descending=True).head(TOP).collect().rows()
@@ -323,18 +321,9 @@ class _Data:
         listed = (pinc.with_columns(pl.col("severity").replace_strict(rank, default=4).alias("__r"))
                   .sort("__r", "first_ts", descending=[False, True]).head(PREFECTURE_INCIDENTS).to_dicts()
                   if pinc.height else [])
-        days = [(self.start + dt.timedelta(days=i)).strftime("%Y-%m-%d")
-                for i in range(max(1, (self.end - self.start).days + 1))][:120]
-        trend = {sev: [0] * len(days) for sev in ("critical", "high", "medium", "low")}
-        index = {d: i for i, d in enumerate(days)}
-        if pinc.height:
-            for day, sev, n in pinc.group_by(pl.col("first_ts").dt.strftime("%Y-%m-%d"), "severity").len().iter_rows():
-                if day in index and sev in trend:
-                    trend[sev][index[day]] += n
+        days = self._days()
         return {"systems": systems, "findings": findings, "incidents": listed, "total_incidents": pinc.height,
-                "trend": charts.stacked_columns(
-                    days, {self.t.severity_name(k): v for k, v in trend.items()}, title=self.t.trend,
-                    colours={self.t.severity_name(k): c for k, c in charts.COLOURS.items()}) if pinc.height else None}
+                "trend": _trend_chart(days, _trend(pinc, days), self.t) if pinc.height else None}
 
     def incident_pages(self) -> Iterator[dict[str, Any]]:
         """One dict per incident page, built a chunk of incidents at a time (bounded memory).
@@ -436,11 +425,27 @@ class _Data:
         self._masked(frame).write_csv(path)
 
 
+def _trend(incidents: pl.DataFrame, days: list[str]) -> dict[str, list[int]]:
+    """Incidents per day of days (by first time) and severity."""
+    trend = {sev: [0] * len(days) for sev in ("critical", "high", "medium", "low")}
+    if incidents.height:
+        index = {d: i for i, d in enumerate(days)}
+        per_day = incidents.group_by(pl.col("first_ts").dt.strftime("%Y-%m-%d").alias("day"), "severity").len()
+        for day, sev, n in per_day.iter_rows():
+            if day in index and sev in trend:
+                trend[sev][index[day]] += n
+    return trend
+
+
+def _trend_chart(days: list[str], trend: dict[str, list[int]], t: Labels) -> Markup:
+    """The daily trend as stacked columns, severities named in the report's language."""
+    return charts.stacked_columns(days, {t.severity_name(k): v for k, v in trend.items()}, title=t.trend,
+                                  colours={t.severity_name(k): c for k, c in charts.COLOURS.items()})
+
+
 def _index_charts(summary: dict[str, Any], t: Labels) -> dict[str, Markup]:
-    trend = {t.severity_name(k): v for k, v in summary["trend"].items()}
-    colours = {t.severity_name(k): c for k, c in charts.COLOURS.items()}
     return {
-        "trend": charts.stacked_columns(summary["days"], trend, title=t.trend, colours=colours),
+        "trend": _trend_chart(summary["days"], summary["trend"], t),
         "attacks": charts.bars([(mask_pii(str(a)), n) for a, n in summary["top_attacks"]], title=t.top_attacks),
         "sources": charts.bars([(str(a), n) for a, n in summary["top_sources"]], title=t.top_sources,
                                colour="#dc2626", label_width=120),
