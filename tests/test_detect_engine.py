@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from sigma.collection import SigmaCollection
 
+from secaware.detect import engine
 from secaware.detect.backend import PolarsBackend
 from secaware.detect.engine import ROW, match, matchable
 from secaware.detect.prefilter import FOLDS_TO_ASCII, Term, necessary_terms, terms_suffice
@@ -95,6 +96,26 @@ def test_prefiltered_and_unfiltered_evaluation_find_the_same_hits(rules_and_even
     slow = match(events, rules, decode=decode, prefilter=False)
     assert fast.height > 1000
     assert fast.equals(slow)
+
+
+def test_evaluating_distinct_values_finds_the_same_hits(rules_and_events: tuple[list, pl.DataFrame],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rules evaluated once per distinct value of the columns they read (as on large repetitive
+    chunks) find exactly the rows that evaluating every row finds."""
+    rules, events = rules_and_events
+    events = pl.concat([events, events.head(5000)])  # repeated requests, as in real logs
+    monkeypatch.setattr(engine, "DISTINCT_MIN_ROWS", 10**9)
+    every_row = match(events, rules, prefilter=False)
+    monkeypatch.setattr(engine, "DISTINCT_MIN_ROWS", 1)
+    monkeypatch.setattr(engine, "DISTINCT_SHARE", 1.0)
+    calls: list[int] = []
+    original = engine._Distinct.__init__
+    monkeypatch.setattr(engine._Distinct, "__init__", lambda self, view, columns: (calls.append(view.height),
+                                                                                    original(self, view, columns))[1])
+    distinct = match(events, rules, prefilter=False)
+    assert calls and max(calls) == events.height
+    assert every_row.height > 1000
+    assert distinct.equals(every_row)
 
 
 def test_the_tricky_lines_are_found_with_and_without_decoding(rules_and_events: tuple[list, pl.DataFrame]) -> None:

@@ -26,6 +26,7 @@ from sigma.rule.base import SigmaRuleBase
 from sigma.types import SigmaRegularExpression, SigmaString
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
+from secaware.detect.logsource import Scope, scope_of
 from secaware.detect.prefilter import Terms, necessary_terms, terms_suffice
 from secaware.schema import EVENT_COLUMNS
 
@@ -72,6 +73,8 @@ class CompiledRule:
     terms: Terms | None = None
     #: A row where one of the terms occurs is a match (the rule is only `contains` values, or'd).
     terms_suffice: bool = False
+    #: The events the rule's logsource covers (logsource.py); None: every event.
+    scope: Scope | None = None
 
 
 @dataclass
@@ -181,6 +184,7 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
             encoded=_spells_encoding(rule),
             terms=necessary_terms(rule),
             terms_suffice=terms_suffice(rule),
+            scope=scope_of(rule.logsource),
             attributes=dict(rule.custom_attributes or {}) | {"description": rule.description or "",
                                                              "falsepositives": list(rule.falsepositives or [])},
             output=bool(getattr(rule, "_output", True)),
