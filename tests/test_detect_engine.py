@@ -10,8 +10,17 @@ from sigma.collection import SigmaCollection
 
 from secaware.detect import engine
 from secaware.detect.backend import PolarsBackend
+from secaware.detect.decode import decode_series
 from secaware.detect.engine import ROW, match, matchable
-from secaware.detect.prefilter import FOLDS_TO_ASCII, Term, necessary_terms, terms_suffice
+from secaware.detect.prefilter import (
+    FOLDS_TO_ASCII,
+    Plan,
+    Term,
+    _groupable,
+    necessary_terms,
+    regex_scan,
+    terms_suffice,
+)
 from secaware.detect.rules import compile_rules, events_pipeline
 from secaware.schema import EVENTS, conform
 from tests.conftest import ROOT, parse_frame
@@ -155,11 +164,15 @@ def test_terms_of_rule_shapes() -> None:
     assert terms("  a:\n    cs-uri-query|contains: [union, sleep(]\n  b:\n    sc-status: 500\n  condition: a or b") is None
     assert terms("  a:\n    cs-uri-query|contains: [union, sleep(]\n  condition: a") == {
         Term("url_query", "union", "ci"), Term("url_query", "sleep(", "ci")}
-    # not, regex, short literals: nothing
+    # not, short literals: nothing
     assert terms("  a:\n    cs-uri-query|contains: union\n  condition: not a") is None
+    # a regex: itself, run beforehand only where one of its literals or uncommon characters occurs
     assert terms("  a:\n    cs-uri-query|re: 'union\\s+(all\\s+)?select|sleep\\(\\d'\n  condition: a") == {
-        Term("url_query", "select", "ci"), Term("url_query", "sleep(", "ci")}
-    assert terms("  a:\n    cs-uri-query|re: '[[:alpha:]]union'\n  condition: a") is None  # read differently by Rust
+        Term("url_query", "union\\s+(all\\s+)?select|sleep\\(\\d", "regex", frozenset({"select", "sleep("}))}
+    assert terms("  a:\n    cs-uri-query|re|i: '[\"\\x27]\\s*(or|and)\\s+\\d'\n  condition: a") == {
+        Term("url_query", "(?i)[\"\\x27]\\s*(or|and)\\s+\\d", "regex", frozenset({'"', "'"}))}
+    assert terms("  a:\n    cs-uri-query|re: '[[:alpha:]]union'\n  condition: a") == {  # read differently by Rust
+        Term("url_query", "[[:alpha:]]union", "regex")}
     assert terms("  a:\n    cs-uri-query|contains: '..'\n  condition: a") is None
     # wildcards inside: the longest literal run; keywords: the raw line; cased and non-ASCII text
     assert terms("  a:\n    cs-uri-stem: '/cgi-bin/*.sh'\n  condition: a") == {Term("url_path", "/cgi-bin/", "ci")}
@@ -208,3 +221,22 @@ detection:
     frame = pl.DataFrame({"url_path": ["/a/..%2fetc%2fpasswd", "/x.p%68p", "/b"], "url_query": [None, "q=1", None]})
     assert match(frame, [rule])[ROW].to_list() == [0, 1]
     assert match(frame, [rule], decode=False)[ROW].to_list() == []
+
+
+def test_regex_scan_finds_what_each_expression_finds_alone(rules_and_events: tuple[list, pl.DataFrame]) -> None:
+    """Looking for the rules' expressions together (distinct values, gates, grouped expressions)
+    gives, expression by expression, what searching every value with it alone gives."""
+    rules, events = rules_and_events
+    plan = Plan.of((i, r.terms) for i, r in enumerate(rules) if r.terms)
+    column = "http_request"
+    patterns = sorted(plan.literals[(column, "regex")])
+    gates = {p: g for (c, p), g in plan.gates.items() if c == column}
+    assert len(patterns) > 20 and 0 < len(gates) < len(patterns)  # both kinds, and groups of ungated ones
+    assert any(not _groupable(p) for p in patterns) and any(_groupable(p) for p in patterns)
+    values = decode_series(events[column], plus_is_space=True)
+    for text in (values, pl.concat([values, values, values.head(3000)])):  # the second repeats: distinct values
+        found = regex_scan(text, patterns, gates)
+        for pattern in patterns:
+            alone = text.str.contains(pattern).fill_null(False).to_numpy()
+            assert (found[pattern] == alone).all(), pattern
+        assert sum(int(hit.sum()) for hit in found.values()) > 500

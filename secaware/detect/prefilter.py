@@ -12,9 +12,13 @@ How a condition gives its terms:
 
 - `a and b`: the terms of any one child (every child must hold); the most selective is taken.
 - `a or b`: the union of the children's terms, if every child has some; otherwise none.
-- a regular expression: the literal runs it cannot match without (parsed with Python's re parser:
-  a sequence needs each of its runs, an alternation one run of each branch, a repeat of at least
-  one its body), when the pattern has nothing the two regex dialects read differently.
+- a regular expression: itself (mode `regex`), searched for beforehand with every rule's other
+  expressions on the same column: on the column's distinct values where they repeat, a few
+  expressions at a time, and only on values holding one of its *gate* literals where it has any:
+  uncommon characters every match needs (quotes, brackets, `$`...), else the literal runs it
+  cannot match without (parsed with Python's re parser: a sequence needs each of its runs, an
+  alternation one run of each branch, a repeat of at least one its body), when the pattern has
+  nothing the two regex dialects read differently.
 - `not a`, numbers, CIDR, comparisons, field references, null and exists tests: none (nothing
   that must occur).
 - a string: its text for whole-value, contains, startswith and endswith matches; for a value with
@@ -39,13 +43,16 @@ A rule without terms is evaluated on every row; one whose terms are too weak to 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from re import _constants as sre
 from re import _parser as sre_parse
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 from sigma.conditions import (
     ConditionAND,
@@ -63,7 +70,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from secaware.detect.backend import KEYWORD_COLUMN, _literal_shape
+from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend, _literal_shape
 
 #: Non-ASCII characters whose lowercase (U+0130) or simple case fold (U+017F, U+212A) is ASCII.
 FOLDS_TO_ASCII = ("\u0130", "\u017f", "\u212a")
@@ -75,16 +82,20 @@ MIN_LITERAL = 3
 WEAK_COLUMNS = frozenset({"http_method", "http_version", "protocol", "source", "event_category", "outcome",
                           "action", "url_extension"})
 
-Mode = Literal["ci", "lower", "exact"]
+Mode = Literal["ci", "lower", "exact", "regex"]
 
 
 @dataclass(frozen=True, order=True)
 class Term:
-    """`text` occurs in `column`: with ASCII case folding (ci), in the lowercased column (lower), or as is."""
+    """`text` occurs in `column`: with ASCII case folding (ci), in the lowercased column (lower), or as
+    is (exact); or, in mode regex, the regular expression `text` matches `column`."""
 
     column: str
     text: str
     mode: Mode
+    #: For a regular expression: literals of which one occurs wherever it matches (lowercase, found
+    #: with ASCII case folding), so it is only run where they do; empty: run it everywhere.
+    gate: frozenset[str] = frozenset()
 
 
 Terms = frozenset[Term]
@@ -129,12 +140,15 @@ def terms_suffice(rule: Any) -> bool:
 
 
 def _useful(terms: Terms) -> bool:
-    return bool(terms) and all(t.column not in WEAK_COLUMNS and len(t.text) >= MIN_LITERAL for t in terms)
+    return bool(terms) and all(t.column not in WEAK_COLUMNS and (t.mode == "regex" or len(t.text) >= MIN_LITERAL)
+                               for t in terms)
 
 
-def _strength(terms: Terms) -> tuple[int, int]:
-    """Prefer sets that narrow most: usable at all, then the longest weakest literal."""
-    return (int(_useful(terms)), min(len(t.text) for t in terms))
+def _strength(terms: Terms) -> tuple[int, int, int]:
+    """Prefer sets that narrow most: usable at all, then literals (one scan finds them all) over
+    regular expressions, then the longest weakest literal."""
+    literal = all(t.mode != "regex" for t in terms)
+    return (int(_useful(terms)), int(literal), min(len(t.text) for t in terms) if literal else 0)
 
 
 def _terms(cond: Any) -> Terms | None:
@@ -167,8 +181,11 @@ def _value_terms(column: str | None, value: Any, *, keyword: bool) -> Terms | No
         return _string_terms(column, value, keyword=keyword)
     if isinstance(value, SigmaRegularExpression):
         regexp = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
-        found = regex_literals(regexp)
-        return frozenset(Term(column, lit.lower(), "ci") for lit in found) if found else None
+        # the rule's own expression, looked for beforehand (on the column's distinct values where they
+        # repeat, and only where its literals occur): a regex's literals alone are often common words
+        # (`html`, `load`, `image` from alternations of tag and statement names)
+        gate = regex_characters(regexp) or regex_literals(regexp) or ()  # quotes and brackets: rarer than words
+        return frozenset({Term(column, PolarsBackend._regex(value), "regex", frozenset(gate))})
     if keyword and isinstance(value, SigmaNumber):
         # backend: raw contains the number's decimal text, as is (digits: ASCII folding is a superset)
         text = str(value.number)
@@ -223,6 +240,53 @@ def regex_literals(pattern: str) -> set[str] | None:
     return {lit.lower() for lit in found}
 
 
+#: Characters common in URLs, headers and log lines: no use as a gate.
+_COMMON_CHARACTERS = frozenset("/.-_=&?%+:,#~@!* ")
+
+
+def regex_characters(pattern: str) -> set[str] | None:
+    """Uncommon characters (quotes, brackets, `$`, `;`, `|`, backslash, control characters...) of which
+    one occurs in every match of pattern, or None.
+
+    Attack syntax is punctuation: an expression without a literal to look for (`['"`)]\\s*(?:or|and)`)
+    still needs one of a few characters that benign requests seldom hold. Letters and digits are
+    never used (case folding), nor characters common in requests; punctuation has no case.
+    """
+    if _DIALECT_RISK.search(pattern):
+        return None
+    try:
+        parsed = sre_parse.parse(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+    return _characters(list(parsed))
+
+
+def _uncommon(code: int) -> bool:
+    char = chr(code)
+    return not char.isalnum() and not char.isspace() and char not in _COMMON_CHARACTERS
+
+
+def _characters(items: list[Any]) -> set[str] | None:
+    """Uncommon characters of which one occurs in every match of a sequence: the smallest such set."""
+    options: list[set[str]] = []
+    for op, arg in items:
+        found: set[str] | None = None
+        if op is sre.LITERAL and _uncommon(arg):
+            found = {chr(arg)}
+        elif op is sre.IN and all(kind is sre.LITERAL and _uncommon(code) for kind, code in arg):
+            found = {chr(code) for _, code in arg}
+        elif op is sre.SUBPATTERN:
+            found = _characters(list(arg[-1]))
+        elif op is sre.BRANCH:
+            branches = [_characters(list(b)) for b in arg[1]]
+            found = set().union(*branches) if branches and all(branches) else None  # type: ignore[arg-type]
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
+            found = _characters(list(arg[2]))
+        if found:
+            options.append(found)
+    return min(options, key=len, default=None)
+
+
 def _regex_seq(items: list[Any]) -> set[str] | None:
     """Required literals of a sequence: its best run or its best required child."""
     options: list[set[str]] = []
@@ -271,6 +335,8 @@ def _literal_runs(parts: Iterable[Any]) -> list[str]:
 #: Columns with fewer distinct values than this share of a sample are scanned once per distinct value.
 DISTINCT_SHARE = 0.3
 _SAMPLE = 20_000
+#: Regular expressions cost far more per value than a literal scan: worth the distinct values sooner.
+REGEX_DISTINCT_SHARE = 0.7
 #: Above this many literals a column is scanned with Aho-Corasick rather than one regex.
 MAX_REGEX_LITERALS = 300
 
@@ -286,19 +352,28 @@ class Plan:
 
     #: (column, mode) -> literal -> indexes of the rules it stands for
     literals: dict[tuple[str, Mode], dict[str, set[int]]]
+    #: (column, regular expression) -> the literals it is only looked for where one occurs (Term.gate)
+    gates: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    #: (column, regular expression) -> where it matched the rows given to `mask`
+    regex_rows: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    #: positions of the rows `mask` returned true for
+    selected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def of(cls, rules: Iterable[tuple[int, Terms]]) -> Plan:
         literals: dict[tuple[str, Mode], dict[str, set[int]]] = {}
+        gates: dict[tuple[str, str], frozenset[str]] = {}
         for index, terms in rules:
             for t in terms:
                 literals.setdefault((t.column, t.mode), {}).setdefault(t.text, set()).add(index)
+                if t.mode == "regex" and t.gate:  # characters that fold to ASCII stand for any literal
+                    gates[(t.column, t.text)] = t.gate | frozenset(FOLDS_TO_ASCII)
         for (_column, mode), found in literals.items():
             if mode == "ci":  # rows holding a character that folds to ASCII are candidates for every such rule
                 every = set().union(*found.values())
                 for char in FOLDS_TO_ASCII:
                     found.setdefault(char, set()).update(every)
-        return cls(literals)
+        return cls(literals, gates)
 
     def _haystack(self, column: str, mode: Mode) -> pl.Expr:
         return _haystack(pl.col(column).cast(pl.String), mode)
@@ -307,10 +382,20 @@ class Plan:
         """True on rows where some literal occurs: the only rows the planned rules can match.
 
         Columns are scanned in parallel; a column with few distinct values (user agents, query
-        strings) is scanned once per distinct value.
+        strings) is scanned once per distinct value. Where each regular expression matched is kept
+        for `pairs`.
         """
         parts = []
+        self.regex_rows = {}
+        found_by_regex = None
         for (column, mode), found in self.literals.items():
+            if mode == "regex":
+                rows = regex_scan(view.get_column(column), sorted(found),
+                                  {p: g for (c, p), g in self.gates.items() if c == column})
+                self.regex_rows.update({(column, p): hit for p, hit in rows.items()})
+                for hit in rows.values():
+                    found_by_regex = hit if found_by_regex is None else found_by_regex | hit
+                continue
             text = pl.col(column).cast(pl.String)
             sample = view.get_column(column).head(_SAMPLE)
             if sample.n_unique() < DISTINCT_SHARE * max(sample.len(), 1):
@@ -319,18 +404,29 @@ class Plan:
                 parts.append(text.is_in(hit.implode()))
             else:
                 parts.append(_contains(_haystack(text, mode), sorted(found), mode))
-        if not parts:
-            return pl.repeat(False, view.height, dtype=pl.Boolean, eager=True)
-        return view.lazy().select(pl.any_horizontal(parts).fill_null(False)).collect().to_series()
+        if parts:
+            mask = view.lazy().select(pl.any_horizontal(parts).fill_null(False)).collect().to_series()
+            if found_by_regex is not None:
+                mask = mask | pl.Series(found_by_regex)
+        elif found_by_regex is not None:
+            mask = pl.Series(found_by_regex)
+        else:
+            mask = pl.repeat(False, view.height, dtype=pl.Boolean, eager=True)
+        self.selected = np.flatnonzero(mask.to_numpy())
+        return mask
 
     def pairs(self, view: pl.DataFrame) -> pl.DataFrame:
-        """(position in view, rule, folded) for every rule one of whose literals occurs in that row.
+        """(position in view, rule, folded) for every rule one of whose literals occurs in that row;
+        view is the frame given to `mask`, filtered by what it returned.
 
         `folded` is true when the only thing found is a character that folds to ASCII.
         """
         schema = {"pos": pl.UInt32, "rule": pl.UInt32, "folded": pl.Boolean}
         found_pairs = []
         for (column, mode), found in self.literals.items():
+            if mode == "regex":
+                found_pairs.append(self._regex_pairs(column, found))
+                continue
             hits = view.select(self._haystack(column, mode).str.extract_many(
                 sorted(found), ascii_case_insensitive=mode == "ci", overlapping=True).alias("text")
             ).with_row_index("pos").explode("text").drop_nulls("text")
@@ -349,13 +445,128 @@ class Plan:
         # a row found by a real literal is not `folded`, whatever else was found in it
         return pl.concat(found_pairs).group_by("pos", "rule").agg(pl.col("folded").all()).cast(schema)  # type: ignore[arg-type]
 
+    def _regex_pairs(self, column: str, found: dict[str, set[int]]) -> pl.DataFrame:
+        """(pos, rule, folded) for the regular expressions of column, from where `mask` found them."""
+        pos, rule = [], []
+        for pattern, indexes in found.items():
+            where = np.flatnonzero(self.regex_rows[(column, pattern)][self.selected]).astype(np.uint32)
+            for index in sorted(indexes):
+                pos.append(where)
+                rule.append(np.full(where.size, index, dtype=np.uint32))
+        return pl.DataFrame({"pos": np.concatenate(pos), "rule": np.concatenate(rule),
+                             "folded": np.zeros(sum(p.size for p in pos), dtype=bool)})
+
+
+#: Regular expressions are looked for together, a few in one expression, where that is safe.
+REGEX_GROUP = 8
+#: A counted repeat up to this many (`[^&]{0,60}`) makes an expression run on its own: in one
+#: expression with others, the automaton Rust builds for it grows past its cache and the search
+#: falls back to a slow engine (measured: a 0.02 s search took 12 s in a group).
+MAX_GROUPED_REPEAT = 15
+
+
+def regex_scan(column: pl.Series, patterns: list[str],
+               gates: dict[str, frozenset[str]] | None = None) -> dict[str, np.ndarray]:
+    """pattern -> True on the values of column it matches (null: no match).
+
+    Each distinct value is searched once where values repeat. A pattern with a gate (literals of
+    which one occurs in all it matches; all gates found in one scan) is run only where one of them
+    occurs; the others are run a few in one expression, and each on its own only where its group
+    matched. The searches run in parallel threads.
+    """
+    gates = gates or {}
+    text = column.cast(pl.String)
+    values, codes = text, None
+    sample = text.head(_SAMPLE)
+    if sample.n_unique() < REGEX_DISTINCT_SHARE * max(sample.len(), 1):
+        keys = text.to_frame("v")
+        uniq = keys.unique()
+        codes = keys.join(uniq.with_row_index("code"), on="v", how="left", nulls_equal=True,
+                          maintain_order="left").get_column("code").to_numpy()
+        values = uniq.get_column("v")
+    gated = [p for p in patterns if p in gates]
+    where = _gated_values(values, {p: gates[p] for p in gated})
+    tasks: list[list[str]] = [[p] for p in gated]
+    for pattern in (p for p in patterns if p not in gates):
+        last = tasks[-1] if tasks and tasks[-1][0] not in gates else []
+        if _groupable(pattern) and last and len(last) < REGEX_GROUP and all(_groupable(p) for p in last):
+            last.append(pattern)
+        else:
+            tasks.append([pattern])
+
+    def scan(group: list[str]) -> dict[str, np.ndarray]:
+        rows = where.get(group[0], np.arange(values.len()))
+        subset = values if rows.size == values.len() else values.gather(rows)
+        combined = group[0] if len(group) == 1 else "|".join(f"(?:{p})" for p in group)
+        hit = subset.str.contains(combined).fill_null(False).to_numpy()
+        out = {}
+        for pattern in group:
+            own = np.zeros(values.len(), dtype=bool)
+            if len(group) == 1:
+                own[rows] = hit
+            else:
+                within = np.flatnonzero(hit)
+                own[rows[within]] = subset.gather(within).str.contains(pattern).fill_null(False).to_numpy()
+            out[pattern] = own
+        return out
+
+    with ThreadPoolExecutor(min(len(tasks), os.cpu_count() or 1)) as pool:
+        found = {p: hit for part in pool.map(scan, tasks) for p, hit in part.items()}
+    return found if codes is None else {p: hit[codes] for p, hit in found.items()}
+
+
+def _gated_values(values: pl.Series, gates: dict[str, frozenset[str]]) -> dict[str, np.ndarray]:
+    """pattern -> positions of the values holding one of its gate's literals (one scan for all)."""
+    if not gates:
+        return {}
+    literals = sorted(frozenset().union(*gates.values()))
+    hit = np.flatnonzero(_gate_hits(values, literals))
+    found = values.gather(hit).str.extract_many(literals, ascii_case_insensitive=True, overlapping=True)
+    pairs = pl.DataFrame({"pos": hit, "text": found}).explode("text").drop_nulls("text")
+    text = pl.col("text")
+    pairs = pairs.with_columns(pl.when(text.str.contains(r"^[\x00-\x7f]*$")).then(text.str.to_lowercase())
+                               .otherwise(text)).unique()
+    by_literal = {lit: np.asarray(pos, dtype=np.int64) for lit, pos in pairs.group_by("text").agg("pos").iter_rows()}
+    empty = np.zeros(0, dtype=np.int64)
+    return {p: np.unique(np.concatenate([by_literal.get(lit, empty) for lit in gate] or [empty]))
+            for p, gate in gates.items()}
+
+
+def _gate_hits(values: pl.Series, literals: list[str]) -> np.ndarray:
+    return values.to_frame("v").select(_contains(pl.col("v"), literals, "ci")).to_series().to_numpy()
+
+
+def _groupable(pattern: str) -> bool:
+    """Whether a regular expression can share one search with others without slowing it down."""
+    try:
+        parsed = sre_parse.parse(pattern.replace("(?-u:\\b)", "\\b").replace("(?-u:\\B)", "\\B"))
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return False
+
+    def small(items: Any) -> bool:
+        for op, arg in items:
+            if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)):
+                if (arg[1] != sre.MAXREPEAT and arg[1] > MAX_GROUPED_REPEAT) or not small(arg[2]):
+                    return False
+            elif op is sre.SUBPATTERN:
+                if not small(arg[-1]):
+                    return False
+            elif op is sre.BRANCH and not all(small(b) for b in arg[1]):
+                return False
+        return True
+
+    return small(parsed)
+
 
 def _haystack(text: pl.Expr, mode: Mode) -> pl.Expr:
     return text.str.to_lowercase() if mode == "lower" else text
 
 
 def _contains(haystack: pl.Expr, literals: list[str], mode: Mode) -> pl.Expr:
-    """The haystack contains one of the literals (with ASCII case folding in mode ci)."""
+    """The haystack contains one of the literals (with ASCII case folding in mode ci), or in mode regex
+    matches one of the regular expressions."""
+    if mode == "regex":
+        return pl.any_horizontal([haystack.str.contains(p) for p in literals]).fill_null(False)
     if mode == "ci" and len(literals) <= MAX_REGEX_LITERALS:
         # Rust's regex finds many literals faster than Aho-Corasick with case folding; its Unicode
         # folding finds a superset of the ASCII folding asked for, which is all a prefilter needs.
