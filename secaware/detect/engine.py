@@ -27,7 +27,7 @@ import polars as pl
 
 from secaware.detect.decode import DECODED_COLUMNS, decode_frame_changes
 from secaware.detect.logsource import SCOPE_COLUMNS, Scope
-from secaware.detect.prefilter import Plan
+from secaware.detect.prefilter import Plan, column_test
 from secaware.detect.rules import CompiledRule
 from secaware.schema import EVENTS, conform
 
@@ -191,10 +191,7 @@ def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRul
         frame, i = task
         predicate = rules[i].predicate.fill_null(False)
         shared = distinct[(id(frame), tuple(sorted(set(rules[i].predicate.meta.root_names()))))]
-        if shared is None:
-            hit = frame.select(predicate).to_series().to_numpy()
-        else:
-            hit = shared.values.select(predicate).to_series().to_numpy()[shared.codes]
+        hit = column_test(frame, predicate) if shared is None else column_test(shared.values, predicate)[shared.codes]
         if not hit.any():
             return None
         rows = frame.get_column(ROW).to_numpy()[hit]
