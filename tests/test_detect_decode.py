@@ -103,3 +103,19 @@ def test_a_column_of_random_escapes_decodes_as_each_value_does() -> None:
     column = pl.Series(values, dtype=pl.String)
     for plus in (True, False):
         assert decode_series(column, plus_is_space=plus).to_list() == [decode_value(v, plus) for v in values]
+
+
+def test_a_frame_decoded_in_pieces_is_the_frame_decoded_whole(datasets: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long columns are decoded in pieces side by side: the same values, the same changed rows, even
+    where one piece changes nothing and another changes everything."""
+    from secaware.detect import decode
+
+    payloads = [quote(p, safe="/=&") for p in _payloads(datasets)[::11]]
+    clean = ["/index.html"] * 3000
+    frame = pl.DataFrame({"url_query": clean + payloads + [None], "raw": payloads + clean + ["+0800"]})
+    whole, whole_changed = decode.decode_frame_changes(frame)
+    monkeypatch.setattr(decode, "PIECE_ROWS", 2500)
+    pieces, pieces_changed = decode.decode_frame_changes(frame)
+    assert whole_changed is not None and pieces_changed is not None and 0 < whole_changed.sum() < frame.height
+    assert pieces.equals(whole)
+    assert pieces_changed.equals(whole_changed)

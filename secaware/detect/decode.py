@@ -44,6 +44,8 @@ _MARKS = ("%", "\\x", "&#")
 _HARD = r"\\x|%[uU][0-9A-Fa-f]{4}|&#"
 _ESCAPE = r"%[0-9A-Fa-f]{2}"
 
+#: Columns longer than this are decoded in pieces side by side.
+PIECE_ROWS = 100_000
 _ROUNDS = 3  # %25252e is three layers deep; more is not seen in practice and bounds the work
 _NGINX = re.compile(rb"\\x([0-9A-Fa-f]{2})")
 _IIS_UNICODE = re.compile(r"%[uU]([0-9A-Fa-f]{4})")
@@ -229,18 +231,32 @@ def decode_frame_changes(frame: pl.DataFrame, columns: Iterable[str] | None = No
                          ) -> tuple[pl.DataFrame, pl.Series | None]:
     """decode_frame, and the rows where it changed some value (None when none).
 
-    Columns are decoded in parallel threads (Polars, Arrow and numpy release the GIL).
+    Columns, and long columns in pieces, are decoded in parallel threads (Polars, Arrow and numpy
+    release the GIL): the whole log line is most of the work and would otherwise keep one CPU busy
+    while the other waits.
     """
     names = set(frame.columns if columns is None else columns) & set(frame.columns)
     todo = [(name, plus) for name, plus in DECODED_COLUMNS.items() if name in names]
-    if len(todo) > 1:
-        with ThreadPoolExecutor(min(len(todo), os.cpu_count() or 1)) as pool:
-            done = list(pool.map(lambda item: decode_changes(frame[item[0]], plus_is_space=item[1]), todo))
+    workers = os.cpu_count() or 1
+    size = max(PIECE_ROWS, -(-frame.height // workers))
+    pieces = [(name, plus, start) for name, plus in todo for start in range(0, max(frame.height, 1), size)]
+
+    def one(piece: tuple[str, bool, int]) -> tuple[pl.Series, pl.Series | None]:
+        name, plus, start = piece
+        return decode_changes(frame[name].slice(start, size), plus_is_space=plus)
+
+    if len(pieces) > 1:
+        with ThreadPoolExecutor(min(len(pieces), workers)) as pool:
+            done = list(pool.map(one, pieces))
     else:
-        done = [decode_changes(frame[name], plus_is_space=plus) for name, plus in todo]
+        done = [one(p) for p in pieces]
     updates, changed = [], None
-    for (name, _), (decoded, differs) in zip(todo, done, strict=True):
-        if differs is not None:
-            updates.append(decoded.alias(name))
-            changed = differs if changed is None else changed | differs
+    for name, _ in todo:
+        parts = [(piece, result) for piece, result in zip(pieces, done, strict=True) if piece[0] == name]
+        if all(differs is None for _, (_, differs) in parts):
+            continue
+        updates.append(pl.concat([decoded for _, (decoded, _) in parts]).alias(name))
+        differs = pl.concat([d if d is not None else pl.zeros(v.len(), pl.Boolean, eager=True)
+                             for _, (v, d) in parts])
+        changed = differs if changed is None else changed | differs
     return (frame.with_columns(updates) if updates else frame), changed
