@@ -18,6 +18,7 @@ from secaware.detect.prefilter import (
     Term,
     _groupable,
     necessary_terms,
+    regex_gate,
     regex_scan,
     terms_suffice,
 )
@@ -240,3 +241,19 @@ def test_regex_scan_finds_what_each_expression_finds_alone(rules_and_events: tup
             alone = text.str.contains(pattern).fill_null(False).to_numpy()
             assert (found[pattern] == alone).all(), pattern
         assert sum(int(hit.sum()) for hit in found.values()) > 500
+
+
+def test_gates_of_regular_expressions() -> None:
+    """The literals a regex is only run where one occurs: rare ones every match needs, never words
+    that every request holds, none where the regex dialects could read a class differently."""
+    assert regex_gate(r"""['"`’)]\s*(?:or|and)""") == {"'", '"', "`", "’", ")"}
+    assert regex_gate(r"=-?\d+\)*\s*(?:--\s*|#|/\*)") == {"--", "#", "/*"}  # pairs of punctuation
+    assert regex_gate(r"(?:\.|．){2,}[/\\]") == {"..", ".．", "．.", "．．"}  # two in a row
+    assert regex_gate(r";\s*(?:select|drop)\s") == {";"}  # the rarest required set
+    assert regex_gate(r"union\s+select") == {"select"}
+    assert regex_gate(r"=\s*https?://") == {"://"}
+    assert regex_gate(r"=\s*https?[:/]") is None  # `http` is in every request line
+    assert regex_gate(r"(?:^|&)(?:id|sh)=") is None  # short words are everywhere
+    assert regex_gate(r"[\s(]or\s") is None
+    assert regex_gate(r"\[\s*['\"]x") == {"["}  # an escaped bracket before a class is no nested class
+    assert regex_gate(r"[[:alpha:]]union") is None  # a POSIX class: Rust and Python read it differently

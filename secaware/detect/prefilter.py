@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -184,7 +185,7 @@ def _value_terms(column: str | None, value: Any, *, keyword: bool) -> Terms | No
         # the rule's own expression, looked for beforehand (on the column's distinct values where they
         # repeat, and only where its literals occur): a regex's literals alone are often common words
         # (`html`, `load`, `image` from alternations of tag and statement names)
-        gate = regex_characters(regexp) or regex_literals(regexp) or ()  # quotes and brackets: rarer than words
+        gate = regex_gate(regexp) or ()
         return frozenset({Term(column, PolarsBackend._regex(value), "regex", frozenset(gate))})
     if keyword and isinstance(value, SigmaNumber):
         # backend: raw contains the number's decimal text, as is (digits: ASCII folding is a superset)
@@ -223,12 +224,31 @@ def _string_terms(column: str, value: SigmaString, *, keyword: bool) -> Terms | 
 
 #: Syntax Rust's regex (which runs the rule) and Python's parser read differently: POSIX and nested
 #: classes (`[[:alpha:]]`, `[a[b]]`) would leave Python a literal `]` that Rust never needs.
-_DIALECT_RISK = re.compile(r"\[:|\[[^\]]*\[")
+def _dialect_risk(pattern: str) -> bool:
+    """Whether a `[` occurs inside a character class (escapes and the class's own brackets aside)."""
+    in_class, i = False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            if char == "[":
+                return True
+            if char == "]":
+                in_class = False
+        elif char == "[":
+            in_class = True
+            if pattern[i + 1: i + 2] == "]" or pattern[i + 1: i + 3] == "^]":  # `[]a]`: a literal ] first
+                i += 2 if pattern[i + 1] == "]" else 3
+                continue
+        i += 1
+    return False
 
 
 def regex_literals(pattern: str) -> set[str] | None:
     """ASCII literals of which one occurs in every match of pattern (lowercase), or None."""
-    if _DIALECT_RISK.search(pattern):
+    if _dialect_risk(pattern):
         return None
     try:
         parsed = sre_parse.parse(pattern)
@@ -240,51 +260,95 @@ def regex_literals(pattern: str) -> set[str] | None:
     return {lit.lower() for lit in found}
 
 
-#: Characters common in URLs, headers and log lines: no use as a gate.
-_COMMON_CHARACTERS = frozenset("/.-_=&?%+:,#~@!* ")
+#: Characters common in URLs, headers and log lines: alone, no use as a gate.
+_COMMON_CHARACTERS = frozenset("/.-_=&?%+:,~@!* ")
+#: Words in nearly every request line, URL or header: no use as a gate either.
+_COMMON_WORDS = ("http/1.", "https", ".html", "www.", ".com", "index", "mozilla")
 
 
-def regex_characters(pattern: str) -> set[str] | None:
-    """Uncommon characters (quotes, brackets, `$`, `;`, `|`, backslash, control characters...) of which
-    one occurs in every match of pattern, or None.
+def regex_gate(pattern: str) -> set[str] | None:
+    """Literals, rare in requests, of which one occurs in every match of pattern (ASCII lowercase),
+    or None.
 
-    Attack syntax is punctuation: an expression without a literal to look for (`['"`)]\\s*(?:or|and)`)
-    still needs one of a few characters that benign requests seldom hold. Letters and digits are
-    never used (case folding), nor characters common in requests; punctuation has no case.
+    Attack syntax is punctuation and keywords: an expression such as `['"`)]\\s*(?:or|and)` needs
+    one of a few quote characters, `(?:--|#|/\\*)` one of three short sequences that benign
+    requests seldom hold. Literals are found as the prefilter finds them (ASCII case folding), so
+    only ASCII text and uncased symbols count; a literal is rare enough if it holds an uncommon
+    character (quotes, brackets, `$`, `;`, `|`, backslash, control characters), has at least three
+    characters, or is a pair of punctuation characters (`--`, `/*`, `..`); the rarest set is taken.
     """
-    if _DIALECT_RISK.search(pattern):
+    if _dialect_risk(pattern):
         return None
     try:
         parsed = sre_parse.parse(pattern)
     except (re.error, RecursionError, OverflowError, ValueError):
         return None
-    return _characters(list(parsed))
+    found = _gate(list(parsed))
+    return {lit.lower() for lit in found} if found else None
 
 
-def _uncommon(code: int) -> bool:
+def _uncommon(char: str) -> bool:
+    return not char.isalnum() and char not in _COMMON_CHARACTERS
+
+
+def _uncased(code: int) -> bool:
+    """A character the prefilter can look for as it is: ASCII (folded), or a symbol with no case."""
     char = chr(code)
-    return not char.isalnum() and not char.isspace() and char not in _COMMON_CHARACTERS
+    return code < 128 or unicodedata.category(char)[0] in "PSC"
+
+
+def _rarity(literal: str) -> int:
+    """How seldom a literal occurs in benign requests (0: too often to be worth looking for)."""
+    if any(literal in word for word in _COMMON_WORDS):
+        return 0
+    if any(_uncommon(c) for c in literal):
+        return 3 + len(literal)
+    if len(literal) >= MIN_LITERAL:
+        return len(literal)
+    return 3 if len(literal) == 2 and not any(c.isalnum() for c in literal) else 0
 
 
 def _characters(items: list[Any]) -> set[str] | None:
-    """Uncommon characters of which one occurs in every match of a sequence: the smallest such set."""
+    """The characters a one-character expression (a literal or a class of literals) matches."""
+    if len(items) != 1:
+        return None
+    op, arg = items[0]
+    if op is sre.LITERAL and _uncased(arg):
+        return {chr(arg)}
+    if op is sre.IN and all(kind is sre.LITERAL and _uncased(code) for kind, code in arg):
+        return {chr(code) for _, code in arg}
+    return None
+
+
+def _gate(items: list[Any]) -> set[str] | None:
+    """Rare literals of which one occurs in every match of a sequence: its rarest required set."""
     options: list[set[str]] = []
+    run = ""
     for op, arg in items:
-        found: set[str] | None = None
-        if op is sre.LITERAL and _uncommon(arg):
-            found = {chr(arg)}
-        elif op is sre.IN and all(kind is sre.LITERAL and _uncommon(code) for kind, code in arg):
-            found = {chr(code) for _, code in arg}
+        if op is sre.LITERAL and _uncased(arg):
+            run += chr(arg)
+            continue
+        if run:
+            options.append({run})
+            run = ""
+        child: set[str] | None = None
+        if op is sre.IN and all(kind is sre.LITERAL and _uncased(code) for kind, code in arg):
+            child = {chr(code) for _, code in arg}
         elif op is sre.SUBPATTERN:
-            found = _characters(list(arg[-1]))
+            child = _gate(list(arg[-1]))
         elif op is sre.BRANCH:
-            branches = [_characters(list(b)) for b in arg[1]]
-            found = set().union(*branches) if branches and all(branches) else None  # type: ignore[arg-type]
+            branches = [_gate(list(b)) for b in arg[1]]
+            child = set().union(*branches) if branches and all(branches) else None  # type: ignore[arg-type]
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
-            found = _characters(list(arg[2]))
-        if found:
-            options.append(found)
-    return min(options, key=len, default=None)
+            chars = _characters(list(arg[2]))  # `\.{2,}`: two in a row
+            child = {a + b for a in chars for b in chars} if chars and arg[0] >= 2 else _gate(list(arg[2]))
+        if child:
+            options.append(child)
+    if run:
+        options.append({run})
+    scored = [(min(map(_rarity, o)), o) for o in options if o]
+    scored = [(score, o) for score, o in scored if score > 0]
+    return max(scored, key=lambda x: x[0])[1] if scored else None
 
 
 def _regex_seq(items: list[Any]) -> set[str] | None:
