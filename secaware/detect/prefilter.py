@@ -49,6 +49,7 @@ import unicodedata
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from re import _constants as sre
 from re import _parser as sre_parse
 from typing import Any, Literal
@@ -555,13 +556,10 @@ def regex_scan(column: pl.Series, patterns: list[str],
         values = uniq.get_column("v")
     gated = [p for p in patterns if p in gates]
     where = _gated_values(values, {p: gates[p] for p in gated})
-    tasks: list[list[str]] = [[p] for p in gated]
-    for pattern in (p for p in patterns if p not in gates):
-        last = tasks[-1] if tasks and tasks[-1][0] not in gates else []
-        if _groupable(pattern) and last and len(last) < REGEX_GROUP and all(_groupable(p) for p in last):
-            last.append(pattern)
-        else:
-            tasks.append([pattern])
+    ungated = [p for p in patterns if p not in gates]
+    grouped = [p for p in ungated if _groupable(p)]
+    tasks: list[list[str]] = [[p] for p in gated] + [[p] for p in ungated if not _groupable(p)]
+    tasks += [grouped[i: i + REGEX_GROUP] for i in range(0, len(grouped), REGEX_GROUP)]
 
     def scan(group: list[str]) -> dict[str, np.ndarray]:
         rows = where.get(group[0], np.arange(values.len()))
@@ -617,6 +615,7 @@ def column_test(frame: pl.DataFrame, test: pl.Expr) -> np.ndarray:
     return frame.select(test).to_series().to_numpy()
 
 
+@lru_cache(maxsize=4096)
 def _groupable(pattern: str) -> bool:
     """Whether a regular expression can share one search with others without slowing it down."""
     try:
