@@ -14,11 +14,9 @@ How a condition gives its terms:
 - `a or b`: the union of the children's terms, if every child has some; otherwise none.
 - a regular expression: itself (mode `regex`), searched for beforehand with every rule's other
   expressions on the same column: on the column's distinct values where they repeat, a few
-  expressions at a time, and only on values holding one of its *gate* literals where it has any:
-  uncommon characters every match needs (quotes, brackets, `$`...), else the literal runs it
-  cannot match without (parsed with Python's re parser: a sequence needs each of its runs, an
-  alternation one run of each branch, a repeat of at least one its body), when the pattern has
-  nothing the two regex dialects read differently.
+  expressions at a time, and only on values holding one of its *gate* literals where it has any
+  (`regex_gate`: literals rare in requests that every match needs, found with Python's re parser
+  when the pattern has nothing the two regex dialects read differently).
 - `not a`, numbers, CIDR, comparisons, field references, null and exists tests: none (nothing
   that must occur).
 - a string: its text for whole-value, contains, startswith and endswith matches; for a value with
@@ -247,20 +245,6 @@ def _dialect_risk(pattern: str) -> bool:
     return False
 
 
-def regex_literals(pattern: str) -> set[str] | None:
-    """ASCII literals of which one occurs in every match of pattern (lowercase), or None."""
-    if _dialect_risk(pattern):
-        return None
-    try:
-        parsed = sre_parse.parse(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError):
-        return None
-    found = _regex_seq(list(parsed))
-    if not found or any(len(lit) < MIN_LITERAL for lit in found):
-        return None
-    return {lit.lower() for lit in found}
-
-
 #: Characters common in URLs, headers and log lines: alone, no use as a gate.
 _COMMON_CHARACTERS = frozenset("/.-_=&?%+:,~@!* ")
 #: Words in nearly every request line, URL or header: no use as a gate either.
@@ -350,33 +334,6 @@ def _gate(items: list[Any]) -> set[str] | None:
     scored = [(min(map(_rarity, o)), o) for o in options if o]
     scored = [(score, o) for score, o in scored if score > 0]
     return max(scored, key=lambda x: x[0])[1] if scored else None
-
-
-def _regex_seq(items: list[Any]) -> set[str] | None:
-    """Required literals of a sequence: its best run or its best required child."""
-    options: list[set[str]] = []
-    run = ""
-    for op, arg in items:
-        if op is sre.LITERAL and arg < 128:
-            run += chr(arg)
-            continue
-        if run:
-            options.append({run})
-            run = ""
-        child: set[str] | None = None
-        if op is sre.SUBPATTERN:
-            child = _regex_seq(list(arg[-1]))
-        elif op is sre.BRANCH:
-            branches = [_regex_seq(list(b)) for b in arg[1]]
-            child = set().union(*branches) if branches and all(branches) else None  # type: ignore[arg-type]
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", None)) and arg[0] >= 1:
-            child = _regex_seq(list(arg[2]))
-        if child:
-            options.append(child)
-    if run:
-        options.append({run})
-    options = [o for o in options if o and all(len(x) >= MIN_LITERAL for x in o)] or options
-    return max(options, key=lambda o: min(len(x) for x in o), default=None)
 
 
 def _literal_runs(parts: Iterable[Any]) -> list[str]:
