@@ -197,6 +197,10 @@ def test_rules_whose_literals_suffice() -> None:
     assert not suffice("  a:\n    cs-uri-stem|endswith: '/wp-login.php'\n  condition: a")  # not a contains
     assert not suffice("  a:\n    cs-uri-query|cased|contains: Union\n  condition: a")  # found folded, must be cased
     assert not suffice("  a:\n    cs-uri-query|contains: '*'\n  condition: a")  # no literal
+    # a regular expression's term is the expression itself: where it was found, the rule matches
+    assert suffice("  a:\n    cs-uri|re|i: \"['\\\"]\\\\s*or\\\\s+\\\\d\"\n  b:\n    cs-uri-query|contains: sleep(\n"
+                   "  condition: a or b")
+    assert not suffice("  a:\n    cs-uri|re: \"['\\\"]\\\\s*or\"\n  b:\n    sc-status: 200\n  condition: a and b")
 
 
 def test_matchable_and_the_derived_url() -> None:

@@ -116,7 +116,9 @@ def necessary_terms(rule: Any) -> Terms | None:
 
 def terms_suffice(rule: Any) -> bool:
     """Whether a row where one of the rule's terms occurs (as a real literal, not through a character
-    that folds to ASCII) is a match: the rule is nothing but `contains` values, case-insensitive, or'd.
+    that folds to ASCII) is a match: the rule is nothing but `contains` values, case-insensitive,
+    and regular expressions, or'd. A regular expression's term is the expression itself, run as the
+    backend runs it, so where it was found the rule matches.
 
     Then the prefilter's answer is the rule's, and the rule need not be evaluated on those rows.
     """
@@ -125,6 +127,8 @@ def terms_suffice(rule: Any) -> bool:
             return all(only_contains(arg) for arg in cond.args)
         if isinstance(cond, ConditionFieldEqualsValueExpression | ConditionValueExpression):
             value = cond.value
+            if isinstance(value, SigmaRegularExpression):
+                return True
             if isinstance(value, SigmaCasedString) or not isinstance(value, SigmaString):
                 return False
             if isinstance(cond, ConditionValueExpression):  # keywords: anywhere in the line (backend)
