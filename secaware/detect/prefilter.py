@@ -614,8 +614,11 @@ def _contains(haystack: pl.Expr, literals: list[str], mode: Mode) -> pl.Expr:
         # The characters that fold to ASCII are looked for as themselves (`(?i)ſ` would find every s).
         words = [pl.escape_regex(lit) for lit in literals if lit not in FOLDS_TO_ASCII]
         chars = [lit for lit in literals if lit in FOLDS_TO_ASCII]
-        pattern = "|".join(([f"(?i:{'|'.join(words)})"] if words else []) + ([f"[{''.join(chars)}]"] if chars else []))
-        return haystack.str.contains(pattern).fill_null(False)
+        # Two searches: in one expression the class of non-ASCII characters slows the literal search
+        # by a quarter (measured on raw lines); alone it is a byte scan.
+        found = [haystack.str.contains(f"(?i:{'|'.join(words)})")] if words else []
+        found += [haystack.str.contains(f"[{''.join(chars)}]")] if chars else []
+        return pl.any_horizontal(found).fill_null(False) if found else pl.lit(False)
     return haystack.str.contains_any(literals, ascii_case_insensitive=mode == "ci").fill_null(False)
 
 
