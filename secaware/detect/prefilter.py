@@ -408,31 +408,42 @@ class Plan:
         """True on rows where some literal occurs: the only rows the planned rules can match.
 
         Columns are scanned in parallel; a column with few distinct values (user agents, query
-        strings) is scanned once per distinct value. Where each regular expression matched is kept
-        for `pairs`.
+        strings) is scanned once per distinct value, one set of distinct values per column for
+        literals and regular expressions alike. Where each regular expression matched is kept for
+        `pairs`.
         """
         self.regex_rows = {}
-        found_by_regex = None
         regex_columns = [(column, sorted(found)) for (column, mode), found in self.literals.items() if mode == "regex"]
         with ThreadPoolExecutor(max(len(regex_columns), 1)) as pool:  # beside the literal scans below
-            scans = [(column, pool.submit(regex_scan, view.get_column(column), patterns,
-                                          {p: g for (c, p), g in self.gates.items() if c == column}))
+            scans = [(column, pool.submit(self._scan_column, view.get_column(column), patterns))
                      for column, patterns in regex_columns]
-            mask = self._literal_mask(view)
+            mask = self._literal_mask(view, skip={c for c, _ in regex_columns})
             for column, scan in scans:
-                rows = scan.result()
+                literal_hits, rows = scan.result()
                 self.regex_rows.update({(column, p): hit for p, hit in rows.items()})
-                for hit in rows.values():
-                    found_by_regex = hit if found_by_regex is None else found_by_regex | hit
-        if found_by_regex is not None:
-            mask = mask | pl.Series(found_by_regex)
+                for hit in [*rows.values(), *([literal_hits] if literal_hits is not None else [])]:
+                    mask = mask | pl.Series(hit)
         self.selected = np.flatnonzero(mask.to_numpy())
         return mask
 
-    def _literal_mask(self, view: pl.DataFrame) -> pl.Series:
+    def _scan_column(self, column: pl.Series, patterns: list[str]) -> tuple[np.ndarray | None,
+                                                                              dict[str, np.ndarray]]:
+        """The rows of a column holding one of its literals (or None), and where each regex matched."""
+        distinct = distinct_values(column, REGEX_DISTINCT_SHARE)
+        literal_hits = None
+        for (name, mode), found in self.literals.items():
+            if name == column.name and mode != "regex":
+                test = _contains(_haystack(pl.col("v"), mode), sorted(found), mode)
+                hit = column_test(distinct.values.to_frame("v"), test)
+                hit = hit if distinct.codes is None else hit[distinct.codes]
+                literal_hits = hit if literal_hits is None else literal_hits | hit
+        gates = {p: g for (c, p), g in self.gates.items() if c == column.name}
+        return literal_hits, regex_scan(column, patterns, gates, distinct)
+
+    def _literal_mask(self, view: pl.DataFrame, skip: set[str]) -> pl.Series:
         parts = []
         for (column, mode), found in self.literals.items():
-            if mode == "regex":
+            if mode == "regex" or column in skip:
                 continue
             text = pl.col(column).cast(pl.String)
             sample = view.get_column(column).head(_SAMPLE)
@@ -496,25 +507,40 @@ REGEX_GROUP = 8
 MAX_GROUPED_REPEAT = 15
 
 
-def regex_scan(column: pl.Series, patterns: list[str],
-               gates: dict[str, frozenset[str]] | None = None) -> dict[str, np.ndarray]:
+@dataclass
+class Distinct:
+    """The values of a column as searched: its distinct values and, per row, which one it holds
+    (codes); or, where values hardly repeat, the column itself (codes None)."""
+
+    values: pl.Series
+    codes: np.ndarray | None
+
+
+def distinct_values(column: pl.Series, share: float) -> Distinct:
+    """The column's distinct values, if a sample has fewer than `share` distinct values per row."""
+    text = column.cast(pl.String)
+    sample = text.head(_SAMPLE)
+    if sample.n_unique() >= share * max(sample.len(), 1):
+        return Distinct(text, None)
+    keys = text.to_frame("v")
+    uniq = keys.unique()
+    codes = keys.join(uniq.with_row_index("code"), on="v", how="left", nulls_equal=True,
+                      maintain_order="left").get_column("code").to_numpy()
+    return Distinct(uniq.get_column("v"), codes)
+
+
+def regex_scan(column: pl.Series, patterns: list[str], gates: dict[str, frozenset[str]] | None = None,
+               distinct: Distinct | None = None) -> dict[str, np.ndarray]:
     """pattern -> True on the values of column it matches (null: no match).
 
-    Each distinct value is searched once where values repeat. A pattern with a gate (literals of
-    which one occurs in all it matches; all gates found in one scan) is run only where one of them
-    occurs; the others are run a few in one expression, and each on its own only where its group
-    matched. The searches run in parallel threads.
+    Each distinct value is searched once where values repeat (`distinct`: computed if not given).
+    A pattern with a gate (literals of which one occurs in all it matches; all gates found in one
+    scan) is run only where one of them occurs; the others are run a few in one expression, and each
+    on its own only where its group matched. The searches run in parallel threads.
     """
     gates = gates or {}
-    text = column.cast(pl.String)
-    values, codes = text, None
-    sample = text.head(_SAMPLE)
-    if sample.n_unique() < REGEX_DISTINCT_SHARE * max(sample.len(), 1):
-        keys = text.to_frame("v")
-        uniq = keys.unique()
-        codes = keys.join(uniq.with_row_index("code"), on="v", how="left", nulls_equal=True,
-                          maintain_order="left").get_column("code").to_numpy()
-        values = uniq.get_column("v")
+    distinct = distinct or distinct_values(column, REGEX_DISTINCT_SHARE)
+    values, codes = distinct.values, distinct.codes
     gated = [p for p in patterns if p in gates]
     where = _gated_values(values, {p: gates[p] for p in gated})
     ungated = [p for p in patterns if p not in gates]
