@@ -67,8 +67,9 @@ def test_sigmahq_webserver_rules_convert(datasets: Path) -> None:
 
 
 def test_only_rules_spelling_encoded_text_are_run_on_the_logged_text(tmp_path: Path) -> None:
-    """`%2e%2e%2f` in a rule means the encoded form; a regular expression runs on both forms (decoding can
-    mangle a payload such as overlong UTF-8); a plain keyword only on the decoded text."""
+    """`%2e%2e%2f` in a rule means the encoded form; a regular expression that spells an encoding runs
+    on both forms (decoding can mangle a payload such as overlong UTF-8), one that spells none and a
+    plain keyword only on the decoded text."""
     (tmp_path / "enc.yml").write_text(WEB_RULE.replace("cs-uri-query|contains: 'union select'",
                                                        "cs-uri-query|contains: '%2e%2e%2f'"))
     (tmp_path / "re.yml").write_text(WEB_RULE.replace("cs-uri-query|contains: 'union select'",
@@ -81,4 +82,4 @@ def test_only_rules_spelling_encoded_text_are_run_on_the_logged_text(tmp_path: P
     (tmp_path / "plain.yml").write_text(WEB_RULE.replace("0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d",
                                                          "0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c60"))
     encoded = {Path(r.file).name: r.encoded for r in compile_rules([tmp_path]).rules}
-    assert encoded == {"enc.yml": True, "re.yml": True, "re_enc.yml": True, "plain.yml": False}
+    assert encoded == {"enc.yml": True, "re.yml": False, "re_enc.yml": True, "plain.yml": False}

@@ -270,6 +270,9 @@ def _compile_correlation(corr: SigmaCorrelationRule, index: dict[int, int], know
 
 
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}|\\x[0-9A-Fa-f]{2}|\+")
+#: In a regular expression's source: a percent sign, an escaped backslash before x (`\\x3c` as
+#: logged by nginx), an entity, `\x25` (a percent sign by its code), an escaped plus.
+_ENCODED_REGEX = re.compile(r"%|\\\\x|&#|\\x25|\\\+")
 
 
 def _spells_encoding(rule: SigmaRule) -> bool:
@@ -280,10 +283,16 @@ def _spells_encoding(rule: SigmaRule) -> bool:
                 yield from values(item)
             else:
                 yield from item.value
-    # A regular expression runs on both forms: it may spell encodings, and where decoding mangles
-    # a payload (overlong UTF-8 such as %c0%ae) the logged text is what still shows the attack.
-    return any(isinstance(v, SigmaRegularExpression) or (isinstance(v, SigmaString) and _ENCODED.search(str(v)))
-               for d in rule.detection.detections.values() for v in values(d))
+    # A regular expression that spells an encoding (`%c0%ae`, `\\x2e`, `&#`, an escaped `+`) runs on
+    # both forms: where decoding mangles a payload (overlong UTF-8) the logged text is what still
+    # shows the attack. One that spells none finds in the decoded text what it would in the logged.
+    def encoded(value: Any) -> bool:
+        if isinstance(value, SigmaRegularExpression):
+            regexp = value.regexp.original if hasattr(value.regexp, "original") else str(value.regexp)
+            return bool(_ENCODED_REGEX.search(regexp))
+        return isinstance(value, SigmaString) and bool(_ENCODED.search(str(value)))
+
+    return any(encoded(v) for d in rule.detection.detections.values() for v in values(d))
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
