@@ -428,17 +428,41 @@ class Plan:
 
     def _scan_column(self, column: pl.Series, patterns: list[str]) -> tuple[np.ndarray | None,
                                                                               dict[str, np.ndarray]]:
-        """The rows of a column holding one of its literals (or None), and where each regex matched."""
+        """The rows of a column holding one of its literals (or None), and where each regex matched.
+
+        On a column whose values do not repeat (the log line), the literals and the gates of the
+        gated expressions are first looked for in one scan; both are then settled on the rows it
+        found, a few percent.
+        """
         distinct = distinct_values(column, REGEX_DISTINCT_SHARE)
-        literal_hits = None
-        for (name, mode), found in self.literals.items():
-            if name == column.name and mode != "regex":
-                test = _contains(_haystack(pl.col("v"), mode), sorted(found), mode)
-                hit = column_test(distinct.values.to_frame("v"), test)
-                hit = hit if distinct.codes is None else hit[distinct.codes]
-                literal_hits = hit if literal_hits is None else literal_hits | hit
         gates = {p: g for (c, p), g in self.gates.items() if c == column.name}
-        return literal_hits, regex_scan(column, patterns, gates, distinct)
+        literals = {mode: sorted(found) for (name, mode), found in self.literals.items()
+                    if name == column.name and mode != "regex"}
+        everywhere = np.arange(distinct.values.len())
+        if distinct.codes is None and set(literals) <= {"ci"} and gates:  # one scan for both
+            wanted = set(literals.get("ci", [])).union(*(gates[p] for p in patterns if p in gates))
+            where = np.flatnonzero(_gate_hits(distinct.values, sorted(wanted)))
+            found = self._found(distinct.values, where, literals)
+            gated = regex_scan(distinct.values.gather(where), [p for p in patterns if p in gates], gates,
+                               Distinct(distinct.values.gather(where), None))
+            rows = {p: _spread(hit, where, distinct.values.len()) for p, hit in gated.items()}
+            rows |= regex_scan(column, [p for p in patterns if p not in gates], gates, distinct)
+            return found, rows
+        found = self._found(distinct.values, everywhere, literals)
+        if found is not None and distinct.codes is not None:
+            found = found[distinct.codes]
+        return found, regex_scan(column, patterns, gates, distinct)
+
+    @staticmethod
+    def _found(values: pl.Series, where: np.ndarray, literals: dict[Mode, list[str]]) -> np.ndarray | None:
+        """True on the values (those at `where`; elsewhere false) holding one of the literals."""
+        if not literals:
+            return None
+        subset = values if where.size == values.len() else values.gather(where)
+        hit = np.zeros(subset.len(), dtype=bool)
+        for mode, found in literals.items():
+            hit |= column_test(subset.to_frame("v"), _contains(_haystack(pl.col("v"), mode), found, mode))
+        return _spread(hit, where, values.len())
 
     def _literal_mask(self, view: pl.DataFrame, skip: set[str]) -> pl.Series:
         parts = []
@@ -538,6 +562,8 @@ def regex_scan(column: pl.Series, patterns: list[str], gates: dict[str, frozense
     scan) is run only where one of them occurs; the others are run a few in one expression, and each
     on its own only where its group matched. The searches run in parallel threads.
     """
+    if not patterns:
+        return {}
     gates = gates or {}
     distinct = distinct or distinct_values(column, REGEX_DISTINCT_SHARE)
     values, codes = distinct.values, distinct.codes
@@ -567,6 +593,15 @@ def regex_scan(column: pl.Series, patterns: list[str], gates: dict[str, frozense
     with ThreadPoolExecutor(min(len(tasks), os.cpu_count() or 1)) as pool:
         found = {p: hit for part in pool.map(scan, tasks) for p, hit in part.items()}
     return found if codes is None else {p: hit[codes] for p, hit in found.items()}
+
+
+def _spread(hit: np.ndarray, where: np.ndarray, size: int) -> np.ndarray:
+    """hit, true at positions `where` of an array of `size`, as that array."""
+    if where.size == size:
+        return hit
+    out = np.zeros(size, dtype=bool)
+    out[where] = hit
+    return out
 
 
 def _gated_values(values: pl.Series, gates: dict[str, frozenset[str]]) -> dict[str, np.ndarray]:
