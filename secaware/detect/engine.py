@@ -7,13 +7,20 @@ written either way, ours or SigmaHQ's, find what they describe.
 Derived columns (the whole URL, its extension) are computed from the decoded path and query, so
 they too show what the application received.
 
-Three things keep this fast without changing what matches:
+A rule sees only the events of its logsource (logsource.py): a web keyword does not fire on an
+sshd line.
+
+What keeps this fast without changing what matches:
 
 - only the columns the rules read are prepared and decoded;
-- a rule is evaluated only on the rows where one of its necessary literals occurs (prefilter.py:
-  one Aho-Corasick scan per column for all rules), except rules that have none;
+- a rule is evaluated only on the rows where one of its necessary terms occurs (prefilter.py: a
+  literal, found with one scan per column for all rules, or the rule's own regular expression,
+  searched for beforehand on distinct values and only where a rare literal it needs occurs), except
+  rules that have none; a rule made only of such terms is decided by them;
 - the second pass of encoded rules over the logged text covers only rows that decoding changed:
-  elsewhere the logged text is the decoded text, and the first pass has already answered.
+  elsewhere the logged text is the decoded text, and the first pass has already answered;
+- on large repetitive frames a rule is evaluated once per distinct value of the columns it reads,
+  and rules run in parallel threads.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import polars as pl
 
 from secaware.detect.decode import DECODED_COLUMNS, decode_frame_changes
 from secaware.detect.logsource import SCOPE_COLUMNS, Scope
-from secaware.detect.prefilter import Plan, column_test
+from secaware.detect.prefilter import Plan, column_test, distinct_rows
 from secaware.detect.rules import CompiledRule
 from secaware.schema import EVENTS, conform
 
@@ -157,10 +164,7 @@ class _Distinct:
     """
 
     def __init__(self, view: pl.DataFrame, columns: list[str]) -> None:
-        keys = view.select(columns)
-        self.values = keys.unique()
-        self.codes = keys.join(self.values.with_row_index("__code"), on=columns, how="left", nulls_equal=True,
-                               maintain_order="left").get_column("__code").to_numpy()
+        self.values, self.codes = distinct_rows(view.select(columns))
 
     @staticmethod
     def worthwhile(view: pl.DataFrame, columns: list[str]) -> bool:

@@ -546,11 +546,16 @@ def distinct_values(column: pl.Series, share: float) -> Distinct:
     sample = text.head(_SAMPLE)
     if sample.n_unique() >= share * max(sample.len(), 1):
         return Distinct(text, None)
-    keys = text.to_frame("v")
-    uniq = keys.unique()
-    codes = keys.join(uniq.with_row_index("code"), on="v", how="left", nulls_equal=True,
-                      maintain_order="left").get_column("code").to_numpy()
+    uniq, codes = distinct_rows(text.to_frame("v"))
     return Distinct(uniq.get_column("v"), codes)
+
+
+def distinct_rows(keys: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """The distinct rows of keys, and for each row of keys the position of its distinct row."""
+    uniq = keys.unique()
+    codes = keys.join(uniq.with_row_index("__code"), on=keys.columns, how="left", nulls_equal=True,
+                      maintain_order="left").get_column("__code").to_numpy()
+    return uniq, codes
 
 
 def regex_scan(column: pl.Series, patterns: list[str], gates: dict[str, frozenset[str]] | None = None,
