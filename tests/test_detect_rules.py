@@ -54,6 +54,24 @@ def test_broken_files_and_unknown_fields_are_named_and_the_rest_compiles(tmp_pat
     assert reasons["unknownfield.yml"] == "uses fields the events table does not have: cs-cookie-jar"
 
 
+def test_a_regex_the_engine_cannot_compile_fails_its_rule_not_the_run(tmp_path: Path) -> None:
+    """pySigma accepts a regex Rust's regex engine rejects (nested 300 deep: Rust stops at 250); found
+    when compiling, it is that rule's failure, and the other rules run."""
+    from secaware.detect.engine import match
+    from secaware.schema import EVENTS, conform
+
+    (tmp_path / "good.yml").write_text(WEB_RULE)
+    deep = "(?:" * 300 + "union" + ")" * 300
+    (tmp_path / "deep.yml").write_text(WEB_RULE.replace("cs-uri-query|contains: 'union select'", f"cs-uri-query|re: '{deep}'")
+                                       .replace("0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c5d", "0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c61"))
+    result = compile_rules([tmp_path])
+    [(where, reason)] = result.failed
+    assert Path(where).name == "deep.yml"
+    assert "nested" in reason and "simplify the regular expression" in reason and "(?:(?:" not in reason
+    events = conform(pl.DataFrame({"url_query": ["id=1 union select 1", "id=2"]}), EVENTS).collect()
+    assert match(events, result.rules)["__row"].to_list() == [0]
+
+
 def test_sigmahq_webserver_rules_convert(datasets: Path) -> None:
     """At least 95% of the public webserver rules compile; every other one is named with its reason."""
     shared = datasets.parent / "sigmahq"

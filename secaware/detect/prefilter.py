@@ -269,10 +269,9 @@ def regex_gate(pattern: str) -> set[str] | None:
     if _dialect_risk(pattern):
         return None
     try:
-        parsed = sre_parse.parse(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError):
+        found = _gate(list(sre_parse.parse(pattern)))
+    except (re.error, RecursionError, OverflowError, ValueError):  # a rule's pattern is input like any other
         return None
-    found = _gate(list(parsed))
     return {lit.lower() for lit in found} if found else None
 
 
@@ -662,7 +661,10 @@ def _groupable(pattern: str) -> bool:
                 return False
         return True
 
-    return small(parsed)
+    try:
+        return small(parsed)
+    except RecursionError:
+        return False
 
 
 def _haystack(text: pl.Expr, mode: Mode) -> pl.Expr:

@@ -121,6 +121,27 @@ DERIVED_MAPPING = {"c-uri": "url", "c-uri-extension": "url_extension", "cs-uri-e
 SUPPORTED_CORRELATIONS = ("event_count", "value_count", "value_sum", "value_avg", "temporal", "temporal_ordered")
 
 
+def _probe() -> pl.DataFrame:
+    """One event with every text column empty: enough for Polars to compile a predicate's patterns."""
+    columns = {c.name: pl.Series(c.name, ["" if c.dtype == pl.String() else None], dtype=c.dtype)
+               for c in EVENT_COLUMNS}
+    return pl.DataFrame(list(columns.values())).with_columns(
+        *(pl.lit("", dtype=pl.String).alias(name) for name in sorted(DERIVED_NAMES)))
+
+
+def _cannot_evaluate(predicate: pl.Expr) -> str | None:
+    """Why the engine would fail on this predicate (a regular expression Rust's regex engine rejects:
+    too deeply nested, too large once compiled), or None. Found now, so that one rule cannot stop a
+    night's detection."""
+    try:
+        _probe().select(predicate)
+    except pl.exceptions.PolarsError as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        said = [line for line in lines if line.startswith("error:")] or lines[:1]  # not the echoed pattern
+        return f"the engine cannot evaluate it ({said[-1][:300]}): simplify the regular expression"
+    return None
+
+
 def _where(rule: SigmaRuleBase) -> str:
     source = getattr(rule, "source", None)
     return str(source.path) if source is not None and source.path else str(rule.title)
@@ -172,6 +193,10 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
         unknown = sorted(set(predicate.meta.root_names()) - known)
         if unknown:
             result.failed.append((_where(rule), f"uses fields the events table does not have: {', '.join(unknown)}"))
+            continue
+        problem = _cannot_evaluate(predicate)
+        if problem:
+            result.failed.append((_where(rule), problem))
             continue
         index[id(rule)] = len(result.rules)
         result.rules.append(CompiledRule(
