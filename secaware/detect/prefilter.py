@@ -320,8 +320,8 @@ def _gate(items: list[Any]) -> set[str] | None:
             options.append({run})
             run = ""
         child: set[str] | None = None
-        if op is sre.IN and all(kind is sre.LITERAL and _uncased(code) for kind, code in arg):
-            child = {chr(code) for _, code in arg}
+        if op is sre.IN:
+            child = _characters([(op, arg)])
         elif op is sre.SUBPATTERN:
             child = _gate(list(arg[-1]))
         elif op is sre.BRANCH:
@@ -406,24 +406,24 @@ class Plan:
     def mask(self, view: pl.DataFrame) -> pl.Series:
         """True on rows where some literal occurs: the only rows the planned rules can match.
 
-        Columns are scanned in parallel; a column with few distinct values (user agents, query
-        strings) is scanned once per distinct value, one set of distinct values per column for
-        literals and regular expressions alike. Where each regular expression matched is kept for
-        `pairs`.
+        Columns are scanned in parallel threads, each once for its literals and its regular
+        expressions; a column with few distinct values (user agents, query strings) is scanned once
+        per distinct value. Where each regular expression matched is kept for `pairs`.
         """
         self.regex_rows = {}
-        regex_columns = [(column, sorted(found)) for (column, mode), found in self.literals.items() if mode == "regex"]
-        with ThreadPoolExecutor(max(len(regex_columns), 1)) as pool:  # beside the literal scans below
-            scans = [(column, pool.submit(self._scan_column, view.get_column(column), patterns))
-                     for column, patterns in regex_columns]
-            mask = self._literal_mask(view, skip={c for c, _ in regex_columns})
+        columns = sorted({column for column, _ in self.literals})
+        mask = np.zeros(view.height, dtype=bool)
+        with ThreadPoolExecutor(max(1, min(len(columns), 2 * (os.cpu_count() or 1)))) as pool:
+            scans = [(column, pool.submit(self._scan_column, view.get_column(column),
+                                          sorted(self.literals.get((column, "regex"), ()))))
+                     for column in columns]
             for column, scan in scans:
                 literal_hits, rows = scan.result()
                 self.regex_rows.update({(column, p): hit for p, hit in rows.items()})
                 for hit in [*rows.values(), *([literal_hits] if literal_hits is not None else [])]:
-                    mask = mask | pl.Series(hit)
-        self.selected = np.flatnonzero(mask.to_numpy())
-        return mask
+                    mask |= hit
+        self.selected = np.flatnonzero(mask)
+        return pl.Series(mask)
 
     def _scan_column(self, column: pl.Series, patterns: list[str]) -> tuple[np.ndarray | None,
                                                                               dict[str, np.ndarray]]:
@@ -433,21 +433,20 @@ class Plan:
         gated expressions are first looked for in one scan; both are then settled on the rows it
         found, a few percent.
         """
-        distinct = distinct_values(column, REGEX_DISTINCT_SHARE)
+        distinct = distinct_values(column, REGEX_DISTINCT_SHARE if patterns else DISTINCT_SHARE)
         gates = {p: g for (c, p), g in self.gates.items() if c == column.name}
         literals = {mode: sorted(found) for (name, mode), found in self.literals.items()
                     if name == column.name and mode != "regex"}
-        everywhere = np.arange(distinct.values.len())
         if distinct.codes is None and set(literals) <= {"ci"} and gates:  # one scan for both
             wanted = set(literals.get("ci", [])).union(*(gates[p] for p in patterns if p in gates))
             where = np.flatnonzero(_gate_hits(distinct.values, sorted(wanted)))
             found = self._found(distinct.values, where, literals)
-            gated = regex_scan(distinct.values.gather(where), [p for p in patterns if p in gates], gates,
-                               Distinct(distinct.values.gather(where), None))
+            candidates = distinct.values.gather(where)
+            gated = regex_scan(candidates, [p for p in patterns if p in gates], gates, Distinct(candidates, None))
             rows = {p: _spread(hit, where, distinct.values.len()) for p, hit in gated.items()}
             rows |= regex_scan(column, [p for p in patterns if p not in gates], gates, distinct)
             return found, rows
-        found = self._found(distinct.values, everywhere, literals)
+        found = self._found(distinct.values, np.arange(distinct.values.len()), literals)
         if found is not None and distinct.codes is not None:
             found = found[distinct.codes]
         return found, regex_scan(column, patterns, gates, distinct)
@@ -463,23 +462,6 @@ class Plan:
             hit |= column_test(subset.to_frame("v"), _contains(_haystack(pl.col("v"), mode), found, mode))
         return _spread(hit, where, values.len())
 
-    def _literal_mask(self, view: pl.DataFrame, skip: set[str]) -> pl.Series:
-        parts = []
-        for (column, mode), found in self.literals.items():
-            if mode == "regex" or column in skip:
-                continue
-            text = pl.col(column).cast(pl.String)
-            sample = view.get_column(column).head(_SAMPLE)
-            if sample.n_unique() < DISTINCT_SHARE * max(sample.len(), 1):
-                distinct = text.unique(maintain_order=True).drop_nulls()  # one order for values and mask
-                hit = distinct.filter(_contains(_haystack(distinct, mode), sorted(found), mode))
-                parts.append(text.is_in(hit.implode()))
-            else:
-                parts.append(_contains(_haystack(text, mode), sorted(found), mode))
-        if not parts:
-            return pl.repeat(False, view.height, dtype=pl.Boolean, eager=True)
-        return view.lazy().select(pl.any_horizontal(parts).fill_null(False)).collect().to_series()
-
     def pairs(self, view: pl.DataFrame) -> pl.DataFrame:
         """(position in view, rule, folded) for every rule one of whose literals occurs in that row;
         view is the frame given to `mask`, filtered by what it returned.
@@ -492,18 +474,12 @@ class Plan:
             if mode == "regex":
                 found_pairs.append(self._regex_pairs(column, found))
                 continue
-            hits = view.select(self._haystack(column, mode).str.extract_many(
-                sorted(found), ascii_case_insensitive=mode == "ci", overlapping=True).alias("text")
-            ).with_row_index("pos").explode("text").drop_nulls("text")
+            hits = _literals_found(view, self._haystack(column, mode), sorted(found), mode)
             if not hits.height:
                 continue
-            if mode == "ci":  # the text as found -> the (lowercase ASCII) literal it matched
-                text = pl.col("text")
-                hits = hits.with_columns(pl.when(text.str.contains(r"^[\x00-\x7f]*$"))
-                                         .then(text.str.to_lowercase()).otherwise(text).alias("text"))
             rules = pl.DataFrame({"text": list(found), "rule": [sorted(r) for r in found.values()]},
                                  schema={"text": pl.String, "rule": pl.List(pl.UInt32)})
-            found_pairs.append(hits.unique().join(rules, on="text").explode("rule").select(
+            found_pairs.append(hits.join(rules, on="text").explode("rule").select(
                 "pos", "rule", pl.col("text").is_in(list(FOLDS_TO_ASCII)).alias("folded")))
         if not found_pairs:
             return pl.DataFrame(schema=schema)
@@ -614,15 +590,24 @@ def _gated_values(values: pl.Series, gates: dict[str, frozenset[str]]) -> dict[s
         return {}
     literals = sorted(frozenset().union(*gates.values()))
     hit = np.flatnonzero(_gate_hits(values, literals))
-    found = values.gather(hit).str.extract_many(literals, ascii_case_insensitive=True, overlapping=True)
-    pairs = pl.DataFrame({"pos": hit, "text": found}).explode("text").drop_nulls("text")
-    text = pl.col("text")
-    pairs = pairs.with_columns(pl.when(text.str.contains(r"^[\x00-\x7f]*$")).then(text.str.to_lowercase())
-                               .otherwise(text)).unique()
-    by_literal = {lit: np.asarray(pos, dtype=np.int64) for lit, pos in pairs.group_by("text").agg("pos").iter_rows()}
+    pairs = _literals_found(values.gather(hit).to_frame("v"), pl.col("v"), literals, "ci")
+    by_literal = {lit: hit[np.asarray(pos, dtype=np.int64)]
+                  for lit, pos in pairs.group_by("text").agg("pos").iter_rows()}
     empty = np.zeros(0, dtype=np.int64)
     return {p: np.unique(np.concatenate([by_literal.get(lit, empty) for lit in gate] or [empty]))
             for p, gate in gates.items()}
+
+
+def _literals_found(frame: pl.DataFrame, haystack: pl.Expr, literals: list[str], mode: Mode) -> pl.DataFrame:
+    """(pos, text): each literal found in each row of frame, once; in mode ci the (lowercase ASCII)
+    literal the text found stands for."""
+    hits = frame.select(haystack.str.extract_many(literals, ascii_case_insensitive=mode == "ci", overlapping=True)
+                        .alias("text")).with_row_index("pos").explode("text").drop_nulls("text")
+    if mode == "ci" and hits.height:
+        text = pl.col("text")
+        hits = hits.with_columns(pl.when(text.str.contains(r"^[\x00-\x7f]*$"))
+                                 .then(text.str.to_lowercase()).otherwise(text).alias("text"))
+    return hits.unique()
 
 
 def _gate_hits(values: pl.Series, literals: list[str]) -> np.ndarray:
