@@ -155,23 +155,20 @@ DISTINCT_SHARE = 0.5
 _SAMPLE = 10_000
 
 
-class _Distinct:
-    """The distinct combinations of some columns of a frame, and which one each row holds.
+def _distinct(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, np.ndarray] | None:
+    """The distinct combinations of some columns of a frame and which one each row holds, where they
+    repeat enough to be worth it (None elsewhere).
 
     Web logs repeat themselves: the same pages, scripts and images, the same user agents. A rule
     that reads only the request evaluated on each distinct request, and its answer spread back to
     the rows by index, does a fraction of the work and finds exactly the same rows.
     """
-
-    def __init__(self, view: pl.DataFrame, columns: list[str]) -> None:
-        self.values, self.codes = distinct_rows(view.select(columns))
-
-    @staticmethod
-    def worthwhile(view: pl.DataFrame, columns: list[str]) -> bool:
-        if view.height < DISTINCT_MIN_ROWS or not columns:
-            return False
-        sample = view.select(columns).head(_SAMPLE)
-        return sample.n_unique() <= DISTINCT_SHARE * sample.height
+    if frame.height < DISTINCT_MIN_ROWS or not columns:
+        return None
+    sample = frame.select(columns).head(_SAMPLE)
+    if sample.n_unique() > DISTINCT_SHARE * sample.height:
+        return None
+    return distinct_rows(frame.select(columns))
 
 
 def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRule]) -> list[pl.DataFrame]:
@@ -184,28 +181,29 @@ def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRul
     """
     if not tasks:
         return []
-    distinct: dict[tuple[int, tuple[str, ...]], _Distinct | None] = {}
-    for frame, i in tasks:  # prepared before the threads start: each is shared by the rules reading the same columns
-        key = (id(frame), tuple(sorted(set(rules[i].predicate.meta.root_names()))))
+    # which frame and columns each task reads; their distinct values are found before the threads
+    # start, once for all the rules reading the same columns of the same frame
+    keys = [(id(frame), tuple(sorted(set(rules[i].predicate.meta.root_names())))) for frame, i in tasks]
+    distinct: dict[tuple[int, tuple[str, ...]], tuple[pl.DataFrame, np.ndarray] | None] = {}
+    for (frame, _), key in zip(tasks, keys, strict=True):
         if key not in distinct:
-            columns = list(key[1])
-            distinct[key] = _Distinct(frame, columns) if _Distinct.worthwhile(frame, columns) else None
+            distinct[key] = _distinct(frame, list(key[1]))
 
-    def one(task: tuple[pl.DataFrame, int]) -> pl.DataFrame | None:
-        frame, i = task
+    def one(n: int) -> pl.DataFrame | None:
+        frame, i = tasks[n]
         predicate = rules[i].predicate.fill_null(False)
-        shared = distinct[(id(frame), tuple(sorted(set(rules[i].predicate.meta.root_names()))))]
-        hit = column_test(frame, predicate) if shared is None else column_test(shared.values, predicate)[shared.codes]
+        shared = distinct[keys[n]]
+        hit = column_test(frame, predicate) if shared is None else column_test(shared[0], predicate)[shared[1]]
         if not hit.any():
             return None
         rows = frame.get_column(ROW).to_numpy()[hit]
         return pl.DataFrame({ROW: rows, "rule": np.full(rows.size, i, dtype=np.uint32)}, schema=HITS_SCHEMA)
 
     if len(tasks) == 1:
-        found = [one(tasks[0])]
+        found = [one(0)]
     else:
         with ThreadPoolExecutor(min(len(tasks), os.cpu_count() or 1)) as pool:
-            found = list(pool.map(one, tasks))
+            found = list(pool.map(one, range(len(tasks))))
     return [f for f in found if f is not None]
 
 
