@@ -129,12 +129,12 @@ def _probe() -> pl.DataFrame:
         *(pl.lit("", dtype=pl.String).alias(name) for name in sorted(DERIVED_NAMES)))
 
 
-def _cannot_evaluate(predicate: pl.Expr) -> str | None:
+def _cannot_evaluate(predicate: pl.Expr, probe: pl.DataFrame) -> str | None:
     """Why the engine would fail on this predicate (a regular expression Rust's regex engine rejects:
     too deeply nested, too large once compiled), or None. Found now, so that one rule cannot stop a
     night's detection."""
     try:
-        _probe().select(predicate)
+        probe.select(predicate)
     except pl.exceptions.PolarsError as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         said = [line for line in lines if line.startswith("error:")] or lines[:1]  # not the echoed pattern
@@ -156,6 +156,7 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
     """
     backend = PolarsBackend(processing_pipeline=events_pipeline())
     known = {c.name for c in EVENT_COLUMNS} | DERIVED_NAMES
+    probe = _probe()
     result = Compilation()
     loaded: list[SigmaRuleBase] = []
     for path in rule_files(paths):
@@ -194,7 +195,7 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
         if unknown:
             result.failed.append((_where(rule), f"uses fields the events table does not have: {', '.join(unknown)}"))
             continue
-        problem = _cannot_evaluate(predicate)
+        problem = _cannot_evaluate(predicate, probe)
         if problem:
             result.failed.append((_where(rule), problem))
             continue
