@@ -260,3 +260,26 @@ def test_gates_of_regular_expressions() -> None:
     assert regex_gate(r"[\s(]or\s") is None
     assert regex_gate(r"\[\s*['\"]x") == {"["}  # an escaped bracket before a class is no nested class
     assert regex_gate(r"[[:alpha:]]union") is None  # a POSIX class: Rust and Python read it differently
+
+
+def test_answers_remembered_from_earlier_chunks_find_the_same_hits(rules_and_events: tuple[list, pl.DataFrame],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A night is matched chunk by chunk; what the prefilter remembers of one chunk's values
+    (memo.py) answers the next chunk's repeats, and every chunk gets the hits it gets alone."""
+    from secaware.detect.memo import MEMO
+
+    rules, events = rules_and_events
+    night = events.sample(3 * events.height, with_replacement=True, seed=3)  # requests repeat, as in real logs
+    chunks = [night.slice(start, events.height) for start in range(0, night.height, events.height)]
+    MEMO.clear()
+    searched: list[int] = []
+    lookup = MEMO.lookup
+    monkeypatch.setattr(MEMO, "lookup", lambda key, values, compute: lookup(
+        key, values, lambda new: (searched.append(new.len()), compute(new))[1]))
+    in_sequence = [match(chunk, rules) for chunk in chunks]
+    assert searched and sum(searched) < 0.8 * sum(len(c) for c in chunks)  # repeats were not searched again
+    for chunk, hits in zip(chunks, in_sequence, strict=True):
+        MEMO.clear()
+        assert hits.height > 1000
+        assert hits.equals(match(chunk, rules))
+        assert hits.equals(match(chunk, rules, prefilter=False))
