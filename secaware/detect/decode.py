@@ -17,13 +17,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import unquote_to_bytes
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+
+from secaware.detect.memo import MEMO
+from secaware.detect.workers import run_all
 
 #: Column -> whether `+` means a space there (query strings and whole URLs, not paths or headers).
 DECODED_COLUMNS: dict[str, bool] = {
@@ -106,7 +108,10 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool) -> tuple[pl.Series
     logged = values.gather(where)
     distinct = logged.unique()
     if distinct.len() < 0.5 * logged.len():  # query strings, referers: the same few values over and over
-        decoded = logged.replace_strict(distinct, _decode_many(distinct, plus_is_space), return_dtype=pl.String)
+        # and over again in the next chunk: values decoded before are looked up (memo.py)
+        answers = MEMO.lookup(("decode", plus_is_space), distinct,
+                              lambda new: _decode_many(new, plus_is_space).alias("decoded").to_frame())
+        decoded = logged.replace_strict(distinct, answers.get_column("decoded"), return_dtype=pl.String)
     else:
         decoded = _decode_many(logged, plus_is_space)
     differs = decoded != logged
@@ -245,11 +250,7 @@ def decode_frame_changes(frame: pl.DataFrame, columns: Iterable[str] | None = No
         name, plus, start = piece
         return decode_changes(frame[name].slice(start, size), plus_is_space=plus)
 
-    if len(pieces) > 1:
-        with ThreadPoolExecutor(min(len(pieces), workers)) as pool:
-            done = list(pool.map(one, pieces))
-    else:
-        done = [one(p) for p in pieces]
+    done = run_all("decode", [partial(one, p) for p in pieces], pieces)
     updates, changed = [], None
     for name, _ in todo:
         parts = [(piece, result) for piece, result in zip(pieces, done, strict=True) if piece[0] == name]

@@ -25,9 +25,8 @@ What keeps this fast without changing what matches:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -36,6 +35,7 @@ from secaware.detect.decode import DECODED_COLUMNS, decode_frame_changes
 from secaware.detect.logsource import SCOPE_COLUMNS, Scope
 from secaware.detect.prefilter import Plan, column_test, distinct_rows
 from secaware.detect.rules import CompiledRule
+from secaware.detect.workers import run_all
 from secaware.schema import EVENTS, conform
 
 ROW = "__row"
@@ -199,11 +199,7 @@ def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRul
         rows = frame.get_column(ROW).to_numpy()[hit]
         return pl.DataFrame({ROW: rows, "rule": np.full(rows.size, i, dtype=np.uint32)}, schema=HITS_SCHEMA)
 
-    if len(tasks) == 1:
-        found = [one(0)]
-    else:
-        with ThreadPoolExecutor(min(len(tasks), os.cpu_count() or 1)) as pool:
-            found = list(pool.map(one, range(len(tasks))))
+    found = run_all("rules", [partial(one, n) for n in range(len(tasks))], [i for _, i in tasks])
     return [f for f in found if f is not None]
 
 

@@ -41,13 +41,11 @@ A rule without terms is evaluated on every row; one whose terms are too weak to 
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from re import _constants as sre
 from re import _parser as sre_parse
 from typing import Any, Literal
@@ -72,6 +70,7 @@ from sigma.types import (
 
 from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend, _literal_shape
 from secaware.detect.memo import MEMO
+from secaware.detect.workers import run_all
 
 #: Non-ASCII characters whose lowercase (U+0130) or simple case fold (U+017F, U+212A) is ASCII.
 FOLDS_TO_ASCII = ("\u0130", "\u017f", "\u212a")
@@ -414,15 +413,13 @@ class Plan:
         self.regex_rows = {}
         columns = sorted({column for column, _ in self.literals})
         mask = np.zeros(view.height, dtype=bool)
-        with ThreadPoolExecutor(max(1, min(len(columns), 2 * (os.cpu_count() or 1)))) as pool:
-            scans = [(column, pool.submit(self._scan_column, view.get_column(column),
-                                          sorted(self.literals.get((column, "regex"), ()))))
-                     for column in columns]
-            for column, scan in scans:
-                literal_hits, rows = scan.result()
-                self.regex_rows.update({(column, p): hit for p, hit in rows.items()})
-                for hit in [*rows.values(), *([literal_hits] if literal_hits is not None else [])]:
-                    mask |= hit
+        scans = run_all("columns", [partial(self._scan_column, view.get_column(column),
+                                            sorted(self.literals.get((column, "regex"), ()))) for column in columns],
+                        columns)
+        for column, (literal_hits, rows) in zip(columns, scans, strict=True):
+            self.regex_rows.update({(column, p): hit for p, hit in rows.items()})
+            for hit in [*rows.values(), *([literal_hits] if literal_hits is not None else [])]:
+                mask |= hit
         self.selected = np.flatnonzero(mask)
         return pl.Series(mask)
 
@@ -598,8 +595,8 @@ def regex_scan(column: pl.Series, patterns: list[str], gates: dict[str, frozense
             out[pattern] = own
         return out
 
-    with ThreadPoolExecutor(min(len(tasks), os.cpu_count() or 1)) as pool:
-        found = {p: hit for part in pool.map(scan, tasks) for p, hit in part.items()}
+    scans = run_all("expressions", [partial(scan, group) for group in tasks], [tuple(group) for group in tasks])
+    found = {p: hit for part in scans for p, hit in part.items()}
     return found if codes is None else {p: hit[codes] for p, hit in found.items()}
 
 
