@@ -381,6 +381,8 @@ class Plan:
     gates: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     #: (column, regular expression) -> where it matched the rows given to `mask`
     regex_rows: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    #: column -> where one of its literals occurred in the rows given to `mask`
+    literal_rows: dict[str, np.ndarray] = field(default_factory=dict)
     #: positions of the rows `mask` returned true for
     selected: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -410,7 +412,7 @@ class Plan:
         expressions; a column with few distinct values (user agents, query strings) is scanned once
         per distinct value. Where each regular expression matched is kept for `pairs`.
         """
-        self.regex_rows = {}
+        self.regex_rows, self.literal_rows = {}, {}
         columns = sorted({column for column, _ in self.literals})
         mask = np.zeros(view.height, dtype=bool)
         scans = run_all("columns", [partial(self._scan_column, view.get_column(column),
@@ -418,6 +420,8 @@ class Plan:
                         columns)
         for column, (literal_hits, rows) in zip(columns, scans, strict=True):
             self.regex_rows.update({(column, p): hit for p, hit in rows.items()})
+            if literal_hits is not None:
+                self.literal_rows[column] = literal_hits
             for hit in [*rows.values(), *([literal_hits] if literal_hits is not None else [])]:
                 mask |= hit
         self.selected = np.flatnonzero(mask)
@@ -484,9 +488,13 @@ class Plan:
             if mode == "regex":
                 found_pairs.append(self._regex_pairs(column, found))
                 continue
-            hits = _literals_found(view, self._haystack(column, mode), sorted(found), mode)
+            # only the rows where `mask` found one of this column's literals: a row is a candidate
+            # for whatever any column holds (raw lines: 3k of the 60k candidates of a 500k chunk)
+            where = np.flatnonzero(self.literal_rows[column][self.selected])
+            hits = _literals_found(view[where], self._haystack(column, mode), sorted(found), mode)
             if not hits.height:
                 continue
+            hits = hits.with_columns(pl.Series("pos", where[hits.get_column("pos").to_numpy()], dtype=pl.UInt32))
             rules = pl.DataFrame({"text": list(found), "rule": [sorted(r) for r in found.values()]},
                                  schema={"text": pl.String, "rule": pl.List(pl.UInt32)})
             found_pairs.append(hits.join(rules, on="text").explode("rule").select(
