@@ -33,7 +33,7 @@ import polars as pl
 
 from secaware.detect.decode import DECODED_COLUMNS, decode_frame_changes
 from secaware.detect.logsource import SCOPE_COLUMNS, Scope
-from secaware.detect.prefilter import Plan, column_test, distinct_rows
+from secaware.detect.prefilter import WEAK_COLUMNS, Plan, column_test, distinct_rows
 from secaware.detect.rules import CompiledRule
 from secaware.detect.workers import run_all
 from secaware.schema import EVENTS, conform
@@ -153,6 +153,10 @@ DISTINCT_MIN_ROWS = 20_000
 #: (distinct combinations per row, in a sample).
 DISTINCT_SHARE = 0.5
 _SAMPLE = 10_000
+#: Short values compared whole (a method, a status, a port): testing every row costs less than
+#: finding the distinct values (measured: `http_method == get` on 500k rows 2 ms, its distinct
+#: values 18 ms). Rules reading only these are evaluated row by row.
+SHORT_COLUMNS = WEAK_COLUMNS | {"http_status", "dst_port", "src_port"}
 
 
 def _distinct(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, np.ndarray] | None:
@@ -163,7 +167,7 @@ def _distinct(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, np
     that reads only the request evaluated on each distinct request, and its answer spread back to
     the rows by index, does a fraction of the work and finds exactly the same rows.
     """
-    if frame.height < DISTINCT_MIN_ROWS or not columns:
+    if frame.height < DISTINCT_MIN_ROWS or set(columns) <= SHORT_COLUMNS:
         return None
     sample = frame.select(columns).head(_SAMPLE)
     if sample.n_unique() > DISTINCT_SHARE * sample.height:
