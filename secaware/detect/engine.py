@@ -141,11 +141,14 @@ def _hits(view: pl.DataFrame, rules: Sequence[CompiledRule], which: Iterable[int
             if sure.height:
                 parts.append(pl.DataFrame({ROW: candidates[ROW].gather(sure["pos"]), "rule": sure["rule"]},
                                           schema=HITS_SCHEMA))
-            rest = pairs.join(sure, on=["pos", "rule"], how="anti")
-            for rule, positions in rest.group_by("rule").agg("pos").iter_rows():
+            rest = pairs.join(sure, on=["pos", "rule"], how="anti").sort("rule", "pos")
+            rule_of, positions = rest.get_column("rule").to_numpy(), rest.get_column("pos").to_numpy()
+            starts = np.flatnonzero(np.r_[True, rule_of[1:] != rule_of[:-1]]) if rule_of.size else np.zeros(0, int)
+            for start, stop in zip(starts, np.r_[starts[1:], rule_of.size] if starts.size else starts, strict=True):
+                rule = int(rule_of[start])
                 # the columns it reads only: the candidates' log lines alone are 15 MB
                 columns = [ROW, *sorted(set(rules[rule].predicate.meta.root_names()))]
-                tasks.append((candidates.select(columns)[positions], rule))
+                tasks.append((candidates.select(columns)[positions[start:stop]], rule))
     return parts + _evaluate(tasks, rules)
 
 
