@@ -128,6 +128,18 @@ def test_alerts_name_rule_event_and_origin_and_a_rerun_adds_nothing(site) -> Non
     assert again.nothing_new and alerts(store).height == 3
 
 
+def test_detection_gives_back_what_it_remembered_of_the_night(site) -> None:
+    """The memo that spares repeated values between chunks holds up to 256 MB: the stages after
+    detection (anomalies, compliance) get that memory back."""
+    from secaware.detect.memo import MEMO
+
+    store, rules, logs = site
+    ingest([logs], store, settle_seconds=0)
+    MEMO.lookup("an earlier question", pl.Series(["/index.html"]), lambda v: pl.DataFrame({"a": [True]}))
+    detect(store, [rules])
+    assert not MEMO._tables
+
+
 def test_correlation_alert_carries_group_count_and_window(site) -> None:
     store, rules, logs = site
     ingest([logs], store, settle_seconds=0)

@@ -25,6 +25,7 @@ import polars as pl
 from secaware.detect.allowlist import AllowEntry, load_allowlist, parse_address, suppression
 from secaware.detect.correlate import CARRY, as_events, correlate, correlation_input
 from secaware.detect.engine import ROW, match
+from secaware.detect.memo import MEMO
 from secaware.detect.rules import Compilation, CompiledCorrelation, compile_rules
 from secaware.errors import SecawareError
 from secaware.resources import bundled
@@ -141,6 +142,7 @@ def detect(
         done += n
         if progress:
             progress("detect", done, total)
+    MEMO.clear()  # what the chunks taught is of no use to the stages after detection: give it back
 
     if windowed:
         store.delete(ALERTS, _window_predicate(since, until))
