@@ -10,7 +10,8 @@ functions of the value, so their answer for a value seen before is looked up, no
 The memo is keyed by everything the answer depends on besides the value (the column's literals and
 expressions, the decoding mode), so it can never return an answer to another question. It is
 bounded: a table that outgrows its limits is started again from the values of the current chunk,
-which costs speed on pathological input, never correctness or memory.
+which costs speed on pathological input, never correctness or memory; and `secaware detect`
+empties it when the night's chunks are matched.
 """
 
 from __future__ import annotations
