@@ -119,8 +119,8 @@ def test_evaluating_distinct_values_finds_the_same_hits(rules_and_events: tuple[
     monkeypatch.setattr(engine, "DISTINCT_MIN_ROWS", 1)
     monkeypatch.setattr(engine, "DISTINCT_SHARE", 1.0)
     calls: list[int] = []
-    original = engine.distinct_rows
-    monkeypatch.setattr(engine, "distinct_rows", lambda keys: (calls.append(keys.height), original(keys))[1])
+    original = engine.repeated_rows
+    monkeypatch.setattr(engine, "repeated_rows", lambda keys, *a: (calls.append(keys.height), original(keys, *a))[1])
     distinct = match(events, rules, prefilter=False)
     assert calls and max(calls) == events.height
     assert every_row.height > 1000

@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 
 from secaware.detect.memo import MEMO
-from secaware.detect.prefilter import distinct_rows
+from secaware.detect.prefilter import repeated_rows
 from secaware.detect.workers import run_all
 
 #: Column -> whether `+` means a space there (query strings and whole URLs, not paths or headers).
@@ -47,8 +47,6 @@ _MARKS = ("%", "\\x", "&#")
 _HARD = r"\\x|%[uU][0-9A-Fa-f]{4}|&#"
 _ESCAPE = r"%[0-9A-Fa-f]{2}"
 
-#: Values sampled to tell whether a column's values repeat.
-_SAMPLE = 20_000
 #: Columns longer than this are decoded in pieces side by side.
 PIECE_ROWS = 100_000
 _ROUNDS = 3  # %25252e is three layers deep; more is not seen in practice and bounds the work
@@ -109,10 +107,10 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool) -> tuple[pl.Series
         return values, None
     where = maybe.arg_true()
     logged = values.gather(where)
-    sample = logged.head(_SAMPLE)
-    if sample.n_unique() < 0.5 * sample.len():  # query strings, referers: the same few values over and over
+    repeated = repeated_rows(logged.to_frame(), 0.5)
+    if repeated is not None:  # query strings, referers: the same few values over and over
         # and over again in the next chunk: values decoded before are looked up (memo.py)
-        distinct, codes = distinct_rows(logged.to_frame())
+        distinct, codes = repeated
         answers = MEMO.lookup(("decode", plus_is_space), distinct.to_series(),
                               lambda new: _decode_many(new, plus_is_space).alias("decoded").to_frame())
         decoded = answers.get_column("decoded").gather(codes).alias(logged.name)

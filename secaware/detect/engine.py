@@ -33,7 +33,7 @@ import polars as pl
 
 from secaware.detect.decode import DECODED_COLUMNS, decode_frame_changes
 from secaware.detect.logsource import SCOPE_COLUMNS, Scope
-from secaware.detect.prefilter import WEAK_COLUMNS, Plan, column_test, distinct_rows
+from secaware.detect.prefilter import WEAK_COLUMNS, Plan, column_test, repeated_rows
 from secaware.detect.rules import CompiledRule
 from secaware.detect.workers import run_all
 from secaware.schema import EVENTS, conform
@@ -142,13 +142,13 @@ def _hits(view: pl.DataFrame, rules: Sequence[CompiledRule], which: Iterable[int
                 parts.append(pl.DataFrame({ROW: candidates[ROW].gather(sure["pos"]), "rule": sure["rule"]},
                                           schema=HITS_SCHEMA))
             rest = pairs.join(sure, on=["pos", "rule"], how="anti").sort("rule", "pos")
-            rule_of, positions = rest.get_column("rule").to_numpy(), rest.get_column("pos").to_numpy()
-            starts = np.flatnonzero(np.r_[True, rule_of[1:] != rule_of[:-1]]) if rule_of.size else np.zeros(0, int)
-            for start, stop in zip(starts, np.r_[starts[1:], rule_of.size] if starts.size else starts, strict=True):
-                rule = int(rule_of[start])
-                # the columns it reads only: the candidates' log lines alone are 15 MB
-                columns = [ROW, *sorted(set(rules[rule].predicate.meta.root_names()))]
-                tasks.append((candidates.select(columns)[positions[start:stop]], rule))
+            if rest.height:
+                found, starts = np.unique(rest.get_column("rule").to_numpy(), return_index=True)
+                for rule, positions in zip(found.tolist(), np.split(rest.get_column("pos").to_numpy(), starts[1:]),
+                                           strict=True):
+                    # the columns it reads only: the candidates' log lines alone are 15 MB
+                    columns = [ROW, *sorted(set(rules[rule].predicate.meta.root_names()))]
+                    tasks.append((candidates.select(columns)[positions], rule))
     return parts + _evaluate(tasks, rules)
 
 
@@ -174,10 +174,7 @@ def _distinct(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, np
     """
     if frame.height < DISTINCT_MIN_ROWS or set(columns) <= SHORT_COLUMNS:
         return None
-    sample = frame.select(columns).head(_SAMPLE)
-    if sample.n_unique() > DISTINCT_SHARE * sample.height:
-        return None
-    return distinct_rows(frame.select(columns))
+    return repeated_rows(frame.select(columns), DISTINCT_SHARE, _SAMPLE)
 
 
 def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRule]) -> list[pl.DataFrame]:

@@ -541,7 +541,7 @@ class Plan:
         hold 50 user agents)."""
         haystack = self._haystack(column, mode)
         if scan.values is None:
-            hits = _literals_found(view[where], haystack, literals, mode)
+            hits = _literals_found(view.select(column)[where], haystack, literals, mode)
             return hits.with_columns(pl.Series("pos", where[hits.get_column("pos").to_numpy()], dtype=pl.UInt32))
         distinct, inverse = np.unique(scan.rows[where], return_inverse=True)
         hits = _literals_found(scan.values.alias(column).gather(distinct).to_frame(), haystack, literals, mode)
@@ -579,13 +579,19 @@ class Distinct:
 
 
 def distinct_values(column: pl.Series, share: float) -> Distinct:
-    """The column's distinct values, if a sample has fewer than `share` distinct values per row."""
+    """The column's distinct values, if a sample has at most `share` distinct values per row."""
     text = column.cast(pl.String)
-    sample = text.head(_SAMPLE)
-    if sample.n_unique() >= share * max(sample.len(), 1):
-        return Distinct(text, None)
-    uniq, codes = distinct_rows(text.to_frame("v"))
-    return Distinct(uniq.get_column("v"), codes)
+    found = repeated_rows(text.to_frame("v"), share)
+    return Distinct(text, None) if found is None else Distinct(found[0].get_column("v"), found[1])
+
+
+def repeated_rows(keys: pl.DataFrame, share: float, sample: int = _SAMPLE) -> tuple[pl.DataFrame, np.ndarray] | None:
+    """distinct_rows(keys) where the rows repeat: a sample of them has at most `share` distinct rows
+    per row (None elsewhere: finding the distinct values of log lines costs and saves nothing)."""
+    head = keys.head(sample)
+    if head.n_unique() > share * max(head.height, 1):
+        return None
+    return distinct_rows(keys)
 
 
 def distinct_rows(keys: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
