@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import pytest
 from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
-from secaware.detect.backend import PolarsBackend
+from secaware.detect.backend import PolarsBackend, ascii_classes
+from secaware.detect.rules import events_pipeline
 
 EVENTS = pl.DataFrame(
     {
@@ -153,3 +156,31 @@ detection:
     [expr] = PolarsBackend().convert(rule)
     frame = pl.DataFrame({"url_query": ["q=检索union all select 1", "q=reunion selected", "q=联合union select"]})
     assert frame.select(expr.alias("m"))["m"].to_list() == [True, False, True]
+
+
+def test_perl_classes_are_ascii_as_in_pcre() -> None:
+    """Sigma's regular expressions are PCRE, where `\\w`, `\\d` and `\\s` are ASCII: a Chinese file name
+    is not a run of word characters, a full-width digit is no digit, while `\\W`, `\\D` and `\\S` (also
+    inside brackets) match any other character, Chinese text included. Python's re.ASCII reads them
+    the same way; the expressions are compared with it on text mixing both."""
+    rule = SigmaCollection.from_yaml(r"""
+title: test
+logsource: {category: webserver}
+detection:
+  name: {cs-uri-stem|re: '/[\w.-]+\.php$'}
+  digits: {cs-uri-query|re: 'id=\d+\S*\s\D'}
+  neither: {cs-referer|re: '[^\w\s]{2}'}
+  condition: name or digits or neither
+""")
+    [expr] = PolarsBackend(processing_pipeline=events_pipeline()).convert(rule)
+    frame = pl.DataFrame({
+        "url_path": ["/up/shell_1.php", "/up/木马.php", "/up/a.php", "/", "/", "/", "/"],
+        "url_query": [None, None, None, "id=12x\tz", "id=１２ y", "id=1 中", None],
+        "referer": [None, None, None, None, None, None, "中文"],
+    })
+    assert frame.select(expr.alias("m"))["m"].to_list() == [True, False, True, True, False, True, True]
+    patterns = [r"/[\w.-]+\.php$", r"id=\d+\S*\s\D", r"[^\w\s]{2}"]
+    for pattern in patterns:
+        texts = ["/up/木马.php", "id=１２ y", "id=1 中", "中文", "a_1.php", "id=3 x", "--"]
+        assert pl.Series(texts).str.contains(ascii_classes(pattern)).to_list() == [
+            bool(re.search(pattern, t, re.ASCII)) for t in texts]

@@ -168,9 +168,10 @@ def test_terms_of_rule_shapes() -> None:
     assert terms("  a:\n    cs-uri-query|contains: union\n  condition: not a") is None
     # a regex: itself, run beforehand only where one of its literals or uncommon characters occurs
     assert terms("  a:\n    cs-uri-query|re: 'union\\s+(all\\s+)?select|sleep\\(\\d'\n  condition: a") == {
-        Term("url_query", "union\\s+(all\\s+)?select|sleep\\(\\d", "regex", frozenset({"select", "sleep("}))}
+        Term("url_query", "union[[:space:]]+(all[[:space:]]+)?select|sleep\\([[:digit:]]", "regex",
+             frozenset({"select", "sleep("}))}
     assert terms("  a:\n    cs-uri-query|re|i: '[\"\\x27]\\s*(or|and)\\s+\\d'\n  condition: a") == {
-        Term("url_query", "(?i)[\"\\x27]\\s*(or|and)\\s+\\d", "regex", frozenset({'"', "'"}))}
+        Term("url_query", "(?i)[\"\\x27][[:space:]]*(or|and)[[:space:]]+[[:digit:]]", "regex", frozenset({'"', "'"}))}
     assert terms("  a:\n    cs-uri-query|re: '[[:alpha:]]union'\n  condition: a") == {  # read differently by Rust
         Term("url_query", "[[:alpha:]]union", "regex")}
     assert terms("  a:\n    cs-uri-query|contains: '..'\n  condition: a") is None

@@ -68,7 +68,7 @@ from sigma.types import (
     SpecialChars,
 )
 
-from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend, _literal_shape
+from secaware.detect.backend import ASCII_CLASSES, KEYWORD_COLUMN, PolarsBackend, _literal_shape
 from secaware.detect.memo import MEMO
 from secaware.detect.workers import run_all
 
@@ -710,11 +710,18 @@ def column_test(frame: pl.DataFrame, test: pl.Expr) -> np.ndarray:
     return frame.select(test).to_series().to_numpy()
 
 
+def _python_syntax(pattern: str) -> str:
+    """A pattern as backend.ascii_classes wrote it, in Python's syntax again (for its parser)."""
+    for python, rust in ASCII_CLASSES.items():
+        pattern = pattern.replace(rust, python)
+    return pattern.replace("(?-u:\\b)", "\\b").replace("(?-u:\\B)", "\\B")
+
+
 @lru_cache(maxsize=4096)
 def _groupable(pattern: str) -> bool:
     """Whether a regular expression can share one search with others without slowing it down."""
     try:
-        parsed = sre_parse.parse(pattern.replace("(?-u:\\b)", "\\b").replace("(?-u:\\B)", "\\B"))
+        parsed = sre_parse.parse(_python_syntax(pattern))
     except (re.error, RecursionError, OverflowError, ValueError):
         return False
 
