@@ -364,6 +364,8 @@ _SAMPLE = 20_000
 REGEX_DISTINCT_SHARE = 0.7
 #: Above this many literals a column is scanned with Aho-Corasick rather than one regex.
 MAX_REGEX_LITERALS = 300
+#: Literals Rust's regex looks for together with its SIMD search (Teddy handles up to 64).
+TEDDY_LITERALS = 64
 
 
 @dataclass
@@ -753,14 +755,19 @@ def _contains(haystack: pl.Expr, literals: list[str], mode: Mode) -> pl.Expr:
     if mode == "regex":
         return pl.any_horizontal([haystack.str.contains(p) for p in literals]).fill_null(False)
     if mode == "ci" and len(literals) <= MAX_REGEX_LITERALS:
-        # Rust's regex finds many literals faster than Aho-Corasick with case folding; its Unicode
-        # folding finds a superset of the ASCII folding asked for, which is all a prefilter needs.
-        # The characters that fold to ASCII are looked for as themselves (`(?i)ſ` would find every s).
-        words = [pl.escape_regex(lit) for lit in literals if lit not in FOLDS_TO_ASCII]
+        # The text lowercased, then the literals (kept lowercase) looked for as written, a group of
+        # at most 64 to one search: Rust's regex then finds them with its SIMD literal search
+        # (Teddy), several times faster than a case-insensitive search, which has too many case
+        # variants for it and runs its automaton over every byte (measured on a chunk's log lines:
+        # 0.16 s against 0.24 s, lowercasing included). Lowercasing keeps every ASCII letter where
+        # it was, so every ASCII-folded occurrence is found; what else it finds (a non-ASCII
+        # character lowercasing to ASCII) only makes a candidate. The characters that fold to ASCII
+        # are looked for as themselves, in the text as it is.
+        words = [pl.escape_regex(lit.lower()) for lit in literals if lit not in FOLDS_TO_ASCII]
         chars = [lit for lit in literals if lit in FOLDS_TO_ASCII]
-        # Two searches: in one expression the class of non-ASCII characters slows the literal search
-        # by a quarter (measured on raw lines); alone it is a byte scan.
-        found = [haystack.str.contains(f"(?i:{'|'.join(words)})")] if words else []
+        lowered = haystack.str.to_lowercase()
+        found = [lowered.str.contains("|".join(words[i: i + TEDDY_LITERALS]))
+                 for i in range(0, len(words), TEDDY_LITERALS)]
         found += [haystack.str.contains(f"[{''.join(chars)}]")] if chars else []
         return pl.any_horizontal(found).fill_null(False) if found else pl.lit(False)
     return haystack.str.contains_any(literals, ascii_case_insensitive=mode == "ci").fill_null(False)
