@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -284,3 +285,47 @@ def test_answers_remembered_from_earlier_chunks_find_the_same_hits(rules_and_eve
         assert hits.height > 1000
         assert hits.equals(match(chunk, rules))
         assert hits.equals(match(chunk, rules, prefilter=False))
+
+
+def test_chunks_matched_side_by_side_get_their_own_hits_in_order(rules_and_events: tuple[list, pl.DataFrame]) -> None:
+    """match_each matches two chunks at once (sharing the memo and the worker threads) and reads the
+    next meanwhile: each chunk still gets exactly the hits it gets alone, in the order given, and no
+    more chunks are read ahead than it holds."""
+    from secaware.detect.memo import MEMO
+
+    rules, events = rules_and_events
+    night = events.sample(4 * events.height, with_replacement=True, seed=5)
+    chunks = [night.slice(start, events.height) for start in range(0, night.height, events.height)]
+    read: list[int] = []
+
+    def reading() -> Iterator[pl.DataFrame]:
+        for n, chunk in enumerate(chunks):
+            read.append(n)
+            yield chunk
+
+    MEMO.clear()
+    seen = []
+    for n, (frame, hits) in enumerate(engine.match_each(reading(), rules, in_flight=2)):
+        assert frame is chunks[n]
+        assert len(read) <= n + 2  # the chunk given back and at most one more being matched
+        seen.append(hits)
+    assert len(seen) == len(chunks)
+    for chunk, hits in zip(chunks, seen, strict=True):
+        MEMO.clear()
+        assert hits.height > 1000
+        assert hits.equals(match(chunk, rules))
+
+
+def test_an_error_in_a_chunk_reaches_the_caller(rules_and_events: tuple[list, pl.DataFrame],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    rules, events = rules_and_events
+    real = engine.match
+
+    def failing(frame: pl.DataFrame, *args: object, **kwargs: object) -> pl.DataFrame:
+        if frame.height == 7:
+            raise ValueError("broken chunk")
+        return real(frame, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "match", failing)
+    with pytest.raises(ValueError, match="broken chunk"):
+        list(engine.match_each([events.head(100), events.head(7), events.head(50)], rules))

@@ -25,7 +25,9 @@ What keeps this fast without changing what matches:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 
 import numpy as np
@@ -92,6 +94,35 @@ def match(frame: pl.DataFrame, rules: Sequence[CompiledRule], *, decode: bool = 
             if again.any():
                 parts += _hits(logged.filter(again), rules, encoded, prefilter=prefilter)
     return _collect(parts)
+
+
+#: Chunks matched at once by `match_each`.
+IN_FLIGHT = 2
+
+
+def match_each(frames: Iterable[pl.DataFrame], rules: Sequence[CompiledRule], *, in_flight: int = IN_FLIGHT,
+               **options: bool) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """(frame, match(frame, rules)) for each frame, in order, with up to `in_flight` frames matched
+    at once and the next one read meanwhile.
+
+    One `match` keeps the CPUs busy only part of the time: between its scans come Python steps, joins
+    and hand-offs that run on one core. A second chunk's scans fill those gaps (measured on two CPUs:
+    six chunks in 8.2-8.4 s instead of 9.4, the same CPU time). Memory stays bounded: at most
+    `in_flight` frames are being matched, plus the one the caller holds.
+    """
+    pending: deque[tuple[pl.DataFrame, Future[pl.DataFrame]]] = deque()
+    pool = ThreadPoolExecutor(max(in_flight, 1), thread_name_prefix="secaware-chunk")
+    try:
+        for frame in frames:
+            pending.append((frame, pool.submit(match, frame, rules, **options)))
+            if len(pending) >= in_flight:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _by_scope(rules: Sequence[CompiledRule]) -> dict[Scope | None, list[int]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import polars as pl
 
 from secaware.detect.allowlist import AllowEntry, load_allowlist, parse_address, suppression
 from secaware.detect.correlate import CARRY, as_events, correlate, correlation_input
-from secaware.detect.engine import ROW, match
+from secaware.detect.engine import ROW, match, match_each
 from secaware.detect.memo import MEMO
 from secaware.detect.rules import Compilation, CompiledCorrelation, compile_rules
 from secaware.errors import SecawareError
@@ -122,26 +122,33 @@ def detect(
     outputs = [i for i, r in enumerate(comp.rules) if r.output]
     slices = _slices(events, scope)
     total, done = sum(n for _, _, n in slices), 0
-    for lo, hi, n in slices:
-        frame = events.filter(pl.col("event_id").is_between(lo, hi) & scope).select(columns).collect()
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        for lo, hi, _ in slices:
+            frame = events.filter(pl.col("event_id").is_between(lo, hi) & scope).select(columns).collect()
+            if frame.height:
+                yield frame
+
+    # chunks are matched two at a time (engine.match_each) and the next one read meanwhile
+    for frame, hits in match_each(chunks(), comp.rules):
         report.events += frame.height
-        if frame.height:
-            hits = match(frame, comp.rules)
-            single = hits.filter(pl.col("rule").is_in(outputs))
+        single = hits.filter(pl.col("rule").is_in(outputs))
+        if not windowed:
+            single = single.filter(pl.Series(frame["batch_id"] > done_events).gather(single[ROW]))
+        alerts = _event_alerts(frame, single, metas, detected_at, entries)
+        single_parts.append(store.stage(ALERTS, alerts))
+        _count(report, alerts)
+        if base:
+            tagged = hits.filter(pl.col("rule").is_in(base))
             if not windowed:
-                single = single.filter(pl.Series(frame["batch_id"] > done_events).gather(single[ROW]))
-            alerts = _event_alerts(frame, single, metas, detected_at, entries)
-            single_parts.append(store.stage(ALERTS, alerts))
-            _count(report, alerts)
-            if base:
-                tagged = hits.filter(pl.col("rule").is_in(base))
-                if not windowed:
-                    tagged = tagged.filter(pl.Series(frame["batch_id"] > done_corr).gather(tagged[ROW]))
-                if tagged.height:
-                    tagged_new.append(_tag(frame, tagged, comp))
-        done += n
+                tagged = tagged.filter(pl.Series(frame["batch_id"] > done_corr).gather(tagged[ROW]))
+            if tagged.height:
+                tagged_new.append(_tag(frame, tagged, comp))
+        done = min(done + frame.height, total)
         if progress:
             progress("detect", done, total)
+    if progress and done < total:
+        progress("detect", total, total)
     MEMO.clear()  # what the chunks taught is of no use to the stages after detection: give it back
 
     if windowed:
