@@ -119,3 +119,31 @@ def test_a_frame_decoded_in_pieces_is_the_frame_decoded_whole(datasets: Path, mo
     assert whole_changed is not None and pieces_changed is not None and 0 < whole_changed.sum() < frame.height
     assert pieces.equals(whole)
     assert pieces_changed.equals(whole_changed)
+
+
+def test_log_lines_decoded_by_their_quoted_fields_are_decoded_as_whole_lines(datasets: Path) -> None:
+    """Log lines are decoded a piece between quotes at a time (the request, referer and user agent
+    repeat): every line comes out as decode_value makes of the whole line, including lines where
+    one field is GB18030, holds nginx \\x escapes, %u or entities (then the whole line is decoded
+    at once, since the UTF-8/GB18030 choice is made for a whole value), quotes escaped inside a
+    field, and escapes cut off by a quote."""
+    import random
+
+    from secaware.detect.decode import decode_changes
+
+    rng = random.Random(11)
+    payloads = _payloads(datasets)[::13]
+    requests = ([f"GET /search?q={quote(p, safe='')} HTTP/1.1" for p in payloads[:3000]]
+                + [f"GET /{p} HTTP/1.1" for p in payloads[3000:4000]]
+                + ["GET /kw=" + quote("兰州".encode("gb18030")) + " HTTP/1.1", "GET /\\xE5\\x85\\xB0 HTTP/1.1",
+                   "GET /?a=%u0027&b=&#60; HTTP/1.1", "GET /%2", "GET /a%", "GET /%E5%85"])
+    referers = ["-", "https://www.gansu.gov.cn/?q=%E5%85%B0", "http://x/%c0%af", "%22%25"]
+    agents = ["Mozilla/5.0 (Windows NT 10.0)", "curl/8.0 %41", "sqlmap/1.7 \\x22x\\x22", 'a \\"b\\" c']
+    lines = [f'10.0.{i % 250}.{i % 7} - - [29/Nov/2026:10:00:{i % 60:02d} +0800] "{rng.choice(requests)}" '
+             f'{rng.choice([200, 404])} {i} "{rng.choice(referers)}" "{rng.choice(agents)}"' for i in range(20_000)]
+    lines += ['"%41"%42""', '%"%41', "no quotes %41", '"', ""]
+    column = pl.Series("raw", lines, dtype=pl.String)
+    decoded, changed = decode_changes(column, plus_is_space=False, lines=True)
+    expected = [decode_value(v, False) for v in lines]
+    assert decoded.to_list() == expected
+    assert changed is not None and changed.to_list() == [e != v for e, v in zip(expected, lines, strict=True)]

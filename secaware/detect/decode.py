@@ -39,6 +39,8 @@ DECODED_COLUMNS: dict[str, bool] = {
     "message": False,
 }
 
+#: Columns holding whole log lines (decoded a quoted field at a time).
+LINE_COLUMNS = frozenset({"raw", "message"})
 #: A value needs decoding when it holds one of these.
 NEEDS_DECODING = r"%[0-9A-Fa-f]{2}|%[uU][0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|\+|&#"
 #: Literal marks of every value decode_value may change (`+` only where it means a space).
@@ -98,8 +100,12 @@ def decode_series(values: pl.Series, *, plus_is_space: bool) -> pl.Series:
     return decode_changes(values, plus_is_space=plus_is_space)[0]
 
 
-def decode_changes(values: pl.Series, *, plus_is_space: bool) -> tuple[pl.Series, pl.Series | None]:
-    """The decoded column and where it differs from the input (None when nowhere)."""
+def decode_changes(values: pl.Series, *, plus_is_space: bool, lines: bool = False
+                   ) -> tuple[pl.Series, pl.Series | None]:
+    """The decoded column and where it differs from the input (None when nowhere).
+
+    With lines=True the values are whole log lines, decoded a quoted field at a time (`_decode_lines`).
+    """
     values = values.cast(pl.String)
     marks = [*_MARKS, "+"] if plus_is_space else list(_MARKS)
     maybe = values.str.contains_any(marks).fill_null(False)
@@ -109,13 +115,11 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool) -> tuple[pl.Series
     logged = values.gather(where)
     repeated = repeated_rows(logged.to_frame(), 0.5)
     if repeated is not None:  # query strings, referers: the same few values over and over
-        # and over again in the next chunk: values decoded before are looked up (memo.py)
-        distinct, codes = repeated
-        answers = MEMO.lookup(("decode", plus_is_space), distinct.to_series(),
-                              lambda new: _decode_many(new, plus_is_space).alias("decoded").to_frame())
-        decoded = answers.get_column("decoded").gather(codes).alias(logged.name)
-    else:  # log lines: every value its own
-        decoded = _decode_many(logged, plus_is_space)
+        decoded = _decode_repeated(repeated, plus_is_space)[0].alias(logged.name)
+    elif lines:  # log lines: each its own, but the fields between their quotes repeat
+        decoded = _decode_lines(logged, plus_is_space)
+    else:
+        decoded = _decode_many(logged, plus_is_space)[0]
     differs = decoded != logged
     if not differs.any():
         return values, None
@@ -125,8 +129,56 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool) -> tuple[pl.Series
     return out, changed
 
 
-def _decode_many(values: pl.Series, plus_is_space: bool) -> pl.Series:
-    """decode_value of each of these (non-null) values, the percent-only ones a column at a time."""
+def _decode_repeated(repeated: tuple[pl.DataFrame, np.ndarray], plus_is_space: bool) -> tuple[pl.Series, np.ndarray]:
+    """_decode_many of values that repeat (`repeated_rows`: their distinct values, each row's): each
+    distinct value decoded once, and one decoded in an earlier chunk looked up (memo.py)."""
+    distinct, codes = repeated
+
+    def decode(new: pl.Series) -> pl.DataFrame:
+        decoded, slow = _decode_many(new, plus_is_space)
+        return pl.DataFrame({"decoded": decoded, "slow": slow})
+
+    answers = MEMO.lookup(("decode", plus_is_space), distinct.to_series(), decode)
+    return answers.get_column("decoded").gather(codes), answers.get_column("slow").gather(codes).to_numpy()
+
+
+def _decode_lines(lines: pl.Series, plus_is_space: bool) -> pl.Series:
+    """decode_value of each log line, decoded a piece between quotes at a time where that is exact.
+
+    A log line is mostly quoted fields that repeat (the request, the referer, the user agent), so its
+    pieces go through the memo like any repetitive column, and only a line's own text is new.
+    Every step of decode_value replaces escapes (`%XX`, `%uXXXX`, `\\xHH`, `&#..;`, `+`) that never
+    hold a quote, so it gives each piece between two quotes what it gives the piece inside the whole
+    line, with one exception: the bytes of a round are read as UTF-8, else as GB18030, for the whole
+    value at once. A line is therefore put together from its pieces only where every piece decoded
+    as UTF-8 with no escape but percent-escapes (`_decode_many`'s fast path); the others are decoded
+    whole. (Measured on a chunk's 55k encoded log lines: 0.25 s decoded whole.)
+    """
+    pieces = lines.str.split('"')
+    counts = pieces.list.len().to_numpy()
+    flat = pieces.explode()
+    marks = [*_MARKS, "+"] if plus_is_space else list(_MARKS)
+    where = flat.str.contains_any(marks).fill_null(False).arg_true()
+    slow_lines = np.zeros(lines.len(), dtype=bool)
+    if len(where):
+        todo = flat.gather(where)
+        repeated = repeated_rows(todo.to_frame(), 0.5)
+        decoded, slow = (_decode_many(todo, plus_is_space) if repeated is None
+                         else _decode_repeated(repeated, plus_is_space))
+        flat = flat.scatter(where, decoded)
+        line_of_piece = np.repeat(np.arange(lines.len()), counts)
+        slow_lines[line_of_piece[where.to_numpy()[slow]]] = True
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    joined = pl.Series(pa.LargeListArray.from_arrays(pa.array(offsets), flat.to_arrow())).list.join('"')
+    if slow_lines.any():
+        whole = np.flatnonzero(slow_lines)
+        joined = joined.scatter(whole, _decode_many(lines.gather(whole), plus_is_space)[0])
+    return joined.alias(lines.name)
+
+
+def _decode_many(values: pl.Series, plus_is_space: bool) -> tuple[pl.Series, np.ndarray]:
+    """decode_value of each of these (non-null) values, the percent-only ones a column at a time;
+    and which of them decode_value itself decoded (escapes other than %XX, bytes that are not UTF-8)."""
     hard = values.str.contains(_HARD)
     easy = (~hard).arg_true()
     out = values.clone()
@@ -138,10 +190,12 @@ def _decode_many(values: pl.Series, plus_is_space: bool) -> pl.Series:
         text, failed = _percent_rounds(text)
         out = out.scatter(easy, text)
         fallback = np.union1d(fallback, easy.to_numpy()[failed])
+    slow = np.zeros(values.len(), dtype=bool)
     if len(fallback):
-        slow = [decode_value(v, plus_is_space) for v in values.gather(fallback).to_list()]
-        out = out.scatter(fallback, pl.Series(slow, dtype=pl.String))
-    return out
+        slow_values = [decode_value(v, plus_is_space) for v in values.gather(fallback).to_list()]
+        out = out.scatter(fallback, pl.Series(slow_values, dtype=pl.String))
+        slow[fallback] = True
+    return out, slow
 
 
 def _percent_rounds(text: pl.Series) -> tuple[pl.Series, np.ndarray]:
@@ -250,7 +304,7 @@ def decode_frame_changes(frame: pl.DataFrame, columns: Iterable[str] | None = No
 
     def one(piece: tuple[str, bool, int]) -> tuple[pl.Series, pl.Series | None]:
         name, plus, start = piece
-        return decode_changes(frame[name].slice(start, size), plus_is_space=plus)
+        return decode_changes(frame[name].slice(start, size), plus_is_space=plus, lines=name in LINE_COLUMNS)
 
     done = run_all("decode", [partial(one, p) for p in pieces], pieces)
     updates, changed = [], None
