@@ -115,7 +115,7 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool, lines: bool = Fals
     logged = values.gather(where)
     repeated = repeated_rows(logged.to_frame(), 0.5)
     if repeated is not None:  # query strings, referers: the same few values over and over
-        decoded = _decode_repeated(repeated, plus_is_space)[0].alias(logged.name)
+        decoded = _decode_repeated(repeated, plus_is_space, logged.name)[0].alias(logged.name)
     elif lines:  # log lines: each its own, but the fields between their quotes repeat
         decoded = _decode_lines(logged, plus_is_space)
     else:
@@ -129,16 +129,20 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool, lines: bool = Fals
     return out, changed
 
 
-def _decode_repeated(repeated: tuple[pl.DataFrame, np.ndarray], plus_is_space: bool) -> tuple[pl.Series, np.ndarray]:
+def _decode_repeated(repeated: tuple[pl.DataFrame, np.ndarray], plus_is_space: bool, column: str,
+                     ) -> tuple[pl.Series, np.ndarray]:
     """_decode_many of values that repeat (`repeated_rows`: their distinct values, each row's): each
-    distinct value decoded once, and one decoded in an earlier chunk looked up (memo.py)."""
+    distinct value decoded once, and one decoded in an earlier chunk looked up (memo.py).
+
+    The memo is asked per column: lookups of one key wait for each other, and the columns are
+    decoded side by side (the same query string in two columns is rare anyway)."""
     distinct, codes = repeated
 
     def decode(new: pl.Series) -> pl.DataFrame:
         decoded, slow = _decode_many(new, plus_is_space)
         return pl.DataFrame({"decoded": decoded, "slow": slow})
 
-    answers = MEMO.lookup(("decode", plus_is_space), distinct.to_series(), decode)
+    answers = MEMO.lookup(("decode", column, plus_is_space), distinct.to_series(), decode)
     return answers.get_column("decoded").gather(codes), answers.get_column("slow").gather(codes).to_numpy()
 
 
@@ -164,7 +168,7 @@ def _decode_lines(lines: pl.Series, plus_is_space: bool) -> pl.Series:
         todo = flat.gather(where)
         repeated = repeated_rows(todo.to_frame(), 0.5)
         decoded, slow = (_decode_many(todo, plus_is_space) if repeated is None
-                         else _decode_repeated(repeated, plus_is_space))
+                         else _decode_repeated(repeated, plus_is_space, lines.name))
         flat = flat.scatter(where, decoded)
         line_of_piece = np.repeat(np.arange(lines.len()), counts)
         slow_lines[line_of_piece[where.to_numpy()[slow]]] = True
