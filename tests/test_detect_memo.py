@@ -83,3 +83,19 @@ def test_values_made_to_collide_are_still_told_apart(monkeypatch: pytest.MonkeyP
     uniq, codes = distinct_rows(keys)
     assert uniq.height == 3
     assert uniq[codes].equals(keys)
+
+
+def test_values_whose_hashes_collide_get_their_own_answers(requests: pl.Series,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo joins on a 64-bit hash and then compares the text: log content is hostile, and a
+    request made to hash like a harmless one must not get the harmless one's answer. Forced here:
+    every value hashes alike."""
+    from secaware.detect import memo as memo_module
+
+    monkeypatch.setattr(memo_module, "value_hash", lambda value: pl.lit(7, dtype=pl.UInt64))
+    memo = ValueMemo()
+    chunks = [requests.slice(start, 300).unique(maintain_order=True) for start in (0, 150, 300, 0)]
+    for chunk in chunks:
+        got = memo.lookup("k", chunk, lambda v: _decoded(v, []))
+        assert got.equals(_decoded(chunk, []))
+    assert memo._tables["k"][0].height == 1  # one row per hash: the join never fans out

@@ -29,6 +29,8 @@ MAX_BYTES = 256 * 2**20
 MAX_TABLES = 64
 
 _VALUE = "__value"
+_HASH = "__hash"
+_HASH_SEED = 0x5EC
 _SEEN = "__seen"
 
 
@@ -60,25 +62,29 @@ class ValueMemo:
             return self._lookup(key, values, compute)
 
     def _lookup(self, key: Hashable, values: pl.Series, compute: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
-        frame = values.alias(_VALUE).to_frame()
+        # joined on a 64-bit hash of the value, then the value compared: the table's text is not
+        # hashed again for every lookup; a value whose hash an other value holds is computed anew
+        frame = values.alias(_VALUE).to_frame().with_columns(value_hash(pl.col(_VALUE)).alias(_HASH))
         with self._lock:
             table = self._tables.get(key, (None, 0))[0]
         if table is None:
             computed = compute(values)
             self._remember(key, frame, computed)
             return computed
-        joined = frame.join(table, on=_VALUE, how="left", maintain_order="left", nulls_equal=True)
-        seen = joined.get_column(_SEEN).is_not_null()
-        known = joined.drop(_VALUE, _SEEN)
+        joined = frame.join(table, on=_HASH, how="left", maintain_order="left")
+        stored = joined.get_column(_SEEN).is_not_null()
+        seen = stored & joined.get_column(_VALUE).eq_missing(joined.get_column(_VALUE + "_right"))
+        known = joined.drop(_VALUE, _HASH, _VALUE + "_right", _SEEN)
         if seen.all():
             return known
         new = (~seen).arg_true()
         computed = compute(values.gather(new))
-        self._remember(key, frame[new], computed)
+        self._remember(key, frame[(~stored).arg_true()], computed.filter(~stored.gather(new)))
         return known.with_columns(known.get_column(c).scatter(new, computed.get_column(c)) for c in known.columns)
 
     def _remember(self, key: Hashable, values: pl.DataFrame, computed: pl.DataFrame) -> None:
         rows = pl.concat([values, computed], how="horizontal").with_columns(pl.lit(True).alias(_SEEN))
+        rows = rows.unique(_HASH, keep="first", maintain_order=True)  # one row per hash: the join must not fan out
         size = rows.height * 16 + sum(int(rows.get_column(c).str.len_bytes().sum() or 0)
                                       for c, dtype in rows.schema.items() if dtype == pl.String)
         if rows.height > self.max_values or size > self.max_bytes:
@@ -96,6 +102,11 @@ class ValueMemo:
                 oldest = next(iter(self._tables))
                 del self._tables[oldest]
                 self._asking.pop(oldest, None)
+
+
+def value_hash(value: pl.Expr) -> pl.Expr:
+    """The 64-bit hash a value is looked up by (its text decides: values that collide are told apart)."""
+    return value.hash(_HASH_SEED)
 
 
 #: The memo detection shares between chunks (and calls) in one process.
