@@ -114,7 +114,7 @@ def detect(
         scope = pl.col("batch_id") > min(done_events, done_corr)
 
     base = _base_rules(comp)
-    columns = _columns(comp)
+    columns = columns_read(comp)
     detected_at = dt.datetime.now(dt.UTC)
     single_parts: list[Any] = []
     tagged_new: list[pl.DataFrame] = []
@@ -190,7 +190,7 @@ def _window_predicate(since: dt.datetime | None, until: dt.datetime | None) -> s
     return " AND ".join(parts) or "true"
 
 
-def _columns(comp: Compilation) -> list[str]:
+def columns_read(comp: Compilation) -> list[str]:
     """Only the event columns some rule, correlation or alert needs (raw is large: read it only if used)."""
     have = set(schema(EVENTS))
     wanted = set(_BASE_COLUMNS)
@@ -313,7 +313,7 @@ def _old_tagged(comp: Compilation, events: pl.LazyFrame, scope: pl.Expr) -> pl.D
     base = _base_rules(comp)
     rules = [comp.rules[i] for i in base]
     sub = Compilation(rules=rules, correlations=comp.correlations)
-    frame = events.filter(scope).select(_columns(sub)).collect()
+    frame = events.filter(scope).select(columns_read(sub)).collect()
     if frame.height == 0:
         return None
     hits = match(frame, rules).with_columns(pl.col("rule").replace_strict(dict(enumerate(base)),
