@@ -137,7 +137,7 @@ def _columns(rules: Sequence[CompiledRule]) -> set[str]:
     """The columns the rules' predicates read, and those the derived columns they read come from."""
     names: set[str] = set()
     for rule in rules:
-        names.update(rule.predicate.meta.root_names())
+        names.update(rule.columns)
     for name, expr in DERIVED.items():
         if name in names:
             names.update(expr.meta.root_names())
@@ -179,8 +179,7 @@ def _hits(view: pl.DataFrame, rules: Sequence[CompiledRule], which: Iterable[int
                                            strict=True):
                     # the columns it reads only: the candidates' log lines alone are 15 MB; taken with
                     # [], not select(), which plans a query: 2-8 ms a call after the scans (measured)
-                    columns = [ROW, *sorted(set(rules[rule].predicate.meta.root_names()))]
-                    tasks.append((candidates[columns][positions], rule))
+                    tasks.append((candidates[[ROW, *rules[rule].columns]][positions], rule))
     return parts + _evaluate(tasks, rules)
 
 
@@ -206,7 +205,7 @@ def _distinct(frame: pl.DataFrame, columns: list[str]) -> tuple[pl.DataFrame, np
     """
     if frame.height < DISTINCT_MIN_ROWS or set(columns) <= SHORT_COLUMNS:
         return None
-    return repeated_rows(frame.select(columns), DISTINCT_SHARE, _SAMPLE)
+    return repeated_rows(frame[columns], DISTINCT_SHARE, _SAMPLE)
 
 
 def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRule]) -> list[pl.DataFrame]:
@@ -221,7 +220,7 @@ def _evaluate(tasks: list[tuple[pl.DataFrame, int]], rules: Sequence[CompiledRul
         return []
     # which frame and columns each task reads; their distinct values are found before the threads
     # start, once for all the rules reading the same columns of the same frame
-    keys = [(id(frame), tuple(sorted(set(rules[i].predicate.meta.root_names())))) for frame, i in tasks]
+    keys = [(id(frame), rules[i].columns) for frame, i in tasks]
     distinct: dict[tuple[int, tuple[str, ...]], tuple[pl.DataFrame, np.ndarray] | None] = {}
     for (frame, _), key in zip(tasks, keys, strict=True):
         if key not in distinct:

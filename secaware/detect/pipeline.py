@@ -195,7 +195,7 @@ def columns_read(comp: Compilation) -> list[str]:
     have = set(schema(EVENTS))
     wanted = set(_BASE_COLUMNS)
     for rule in comp.rules:
-        for name in rule.predicate.meta.root_names():
+        for name in rule.columns:
             wanted.update(_DERIVED_NEEDS.get(name, (name,)))
     for corr in comp.correlations:
         wanted.update(correlation_input(corr))

@@ -543,7 +543,7 @@ class Plan:
         hold 50 user agents)."""
         haystack = self._haystack(column, mode)
         if scan.values is None:
-            hits = _literals_found(view.select(column)[where], haystack, literals, mode)
+            hits = _literals_found(view[[column]][where], haystack, literals, mode)
             return hits.with_columns(pl.Series("pos", where[hits.get_column("pos").to_numpy()], dtype=pl.UInt32))
         distinct, inverse = np.unique(scan.rows[where], return_inverse=True)
         hits = _literals_found(scan.values.alias(column).gather(distinct).to_frame(), haystack, literals, mode)

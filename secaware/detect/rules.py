@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,11 @@ class CompiledRule:
     terms_suffice: bool = False
     #: The events the rule's logsource covers (logsource.py); None: every event.
     scope: Scope | None = None
+
+    @cached_property
+    def columns(self) -> tuple[str, ...]:
+        """The event columns the predicate reads, sorted (asked for every chunk by the engine)."""
+        return tuple(sorted(set(self.predicate.meta.root_names())))
 
 
 @dataclass
