@@ -179,8 +179,9 @@ detection:
         "referer": [None, None, None, None, None, None, "中文"],
     })
     assert frame.select(expr.alias("m"))["m"].to_list() == [True, False, True, True, False, True, True]
-    patterns = [r"/[\w.-]+\.php$", r"id=\d+\S*\s\D", r"[^\w\s]{2}"]
+    # and a ] first in a class is a literal, escaped backslashes stay escaped
+    patterns = [r"/[\w.-]+\.php$", r"id=\d+\S*\s\D", r"[^\w\s]{2}", r"[]\w]{3}", r"[^]\s]{4}", r"[\\]\d", r"\\w"]
     for pattern in patterns:
-        texts = ["/up/木马.php", "id=１２ y", "id=1 中", "中文", "a_1.php", "id=3 x", "--"]
+        texts = ["/up/木马.php", "id=１２ y", "id=1 中", "中文", "a_1.php", "id=3 x", "--", "]a]", "\\7", "\\w"]
         assert pl.Series(texts).str.contains(ascii_classes(pattern)).to_list() == [
             bool(re.search(pattern, t, re.ASCII)) for t in texts]

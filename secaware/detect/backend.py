@@ -298,7 +298,7 @@ def ascii_classes(regexp: str) -> str:
             out.append(ch)
             i += 1
             for opener in ("^", "]"):  # `[]a]`, `[^]a]`: a ] first in a class is a literal
-                if regexp.startswith(opener, i) and (opener == "^" or out[-1] in ("[", "^")):
+                if regexp.startswith(opener, i):
                     out.append(opener)
                     i += 1
             continue

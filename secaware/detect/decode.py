@@ -107,8 +107,7 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool, lines: bool = Fals
     With lines=True the values are whole log lines, decoded a quoted field at a time (`_decode_lines`).
     """
     values = values.cast(pl.String)
-    marks = [*_MARKS, "+"] if plus_is_space else list(_MARKS)
-    maybe = values.str.contains_any(marks).fill_null(False)
+    maybe = values.str.contains_any(_marks(plus_is_space)).fill_null(False)
     if not maybe.any():
         return values, None
     where = maybe.arg_true()
@@ -127,6 +126,11 @@ def decode_changes(values: pl.Series, *, plus_is_space: bool, lines: bool = Fals
     out = values.clone().scatter(where, decoded)
     changed = pl.zeros(values.len(), pl.Boolean, eager=True).scatter(where, True)
     return out, changed
+
+
+def _marks(plus_is_space: bool) -> list[str]:
+    """The literal marks of a value decode_value may change (`+` only where it means a space)."""
+    return [*_MARKS, "+"] if plus_is_space else list(_MARKS)
 
 
 def _decode_repeated(repeated: tuple[pl.DataFrame, np.ndarray], plus_is_space: bool, column: str,
@@ -161,8 +165,7 @@ def _decode_lines(lines: pl.Series, plus_is_space: bool) -> pl.Series:
     pieces = lines.str.split('"')
     counts = pieces.list.len().to_numpy()
     flat = pieces.explode()
-    marks = [*_MARKS, "+"] if plus_is_space else list(_MARKS)
-    where = flat.str.contains_any(marks).fill_null(False).arg_true()
+    where = flat.str.contains_any(_marks(plus_is_space)).fill_null(False).arg_true()
     slow_lines = np.zeros(lines.len(), dtype=bool)
     if len(where):
         todo = flat.gather(where)

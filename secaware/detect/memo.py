@@ -63,7 +63,7 @@ class ValueMemo:
 
     def _lookup(self, key: Hashable, values: pl.Series, compute: Callable[[pl.Series], pl.DataFrame]) -> pl.DataFrame:
         # joined on a 64-bit hash of the value, then the value compared: the table's text is not
-        # hashed again for every lookup; a value whose hash an other value holds is computed anew
+        # hashed again for every lookup; a value whose hash another value holds is computed anew
         frame = values.alias(_VALUE).to_frame().with_columns(value_hash(pl.col(_VALUE)).alias(_HASH))
         with self._lock:
             table = self._tables.get(key, (None, 0))[0]
