@@ -140,6 +140,24 @@ def test_detection_gives_back_what_it_remembered_of_the_night(site) -> None:
     assert not MEMO._tables
 
 
+def test_a_detection_that_fails_still_gives_back_what_it_remembered(site, monkeypatch) -> None:
+    """A run that stops in the middle of its chunks (a full disk, an interrupt) must not leave the
+    memo's memory held by a process that goes on (a caller that catches the error and carries on)."""
+    from secaware.detect.memo import MEMO
+
+    store, rules, logs = site
+    ingest([logs], store, settle_seconds=0)
+    MEMO.lookup("an earlier question", pl.Series(["/index.html"]), lambda v: pl.DataFrame({"a": [True]}))
+
+    def full_disk(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(detect_pipeline.Store, "stage", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        detect(store, [rules])
+    assert not MEMO._tables
+
+
 def test_correlation_alert_carries_group_count_and_window(site) -> None:
     store, rules, logs = site
     ingest([logs], store, settle_seconds=0)

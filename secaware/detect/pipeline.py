@@ -130,26 +130,28 @@ def detect(
                 yield frame
 
     # chunks are matched two at a time (engine.match_each) and the next one read meanwhile
-    for frame, hits in match_each(chunks(), comp.rules):
-        report.events += frame.height
-        single = hits.filter(pl.col("rule").is_in(outputs))
-        if not windowed:
-            single = single.filter(pl.Series(frame["batch_id"] > done_events).gather(single[ROW]))
-        alerts = _event_alerts(frame, single, metas, detected_at, entries)
-        single_parts.append(store.stage(ALERTS, alerts))
-        _count(report, alerts)
-        if base:
-            tagged = hits.filter(pl.col("rule").is_in(base))
+    try:
+        for frame, hits in match_each(chunks(), comp.rules):
+            report.events += frame.height
+            single = hits.filter(pl.col("rule").is_in(outputs))
             if not windowed:
-                tagged = tagged.filter(pl.Series(frame["batch_id"] > done_corr).gather(tagged[ROW]))
-            if tagged.height:
-                tagged_new.append(_tag(frame, tagged, comp))
-        done = min(done + frame.height, total)
-        if progress:
-            progress("detect", done, total)
-    if progress and done < total:
-        progress("detect", total, total)
-    MEMO.clear()  # what the chunks taught is of no use to the stages after detection: give it back
+                single = single.filter(pl.Series(frame["batch_id"] > done_events).gather(single[ROW]))
+            alerts = _event_alerts(frame, single, metas, detected_at, entries)
+            single_parts.append(store.stage(ALERTS, alerts))
+            _count(report, alerts)
+            if base:
+                tagged = hits.filter(pl.col("rule").is_in(base))
+                if not windowed:
+                    tagged = tagged.filter(pl.Series(frame["batch_id"] > done_corr).gather(tagged[ROW]))
+                if tagged.height:
+                    tagged_new.append(_tag(frame, tagged, comp))
+            done = min(done + frame.height, total)
+            if progress:
+                progress("detect", done, total)
+        if progress and done < total:
+            progress("detect", total, total)
+    finally:
+        MEMO.clear()  # what the chunks taught is of no use after detection (or after a failure): give it back
 
     if windowed:
         store.delete(ALERTS, _window_predicate(since, until))
