@@ -264,12 +264,19 @@ def test_gates_of_regular_expressions() -> None:
     assert regex_gate(r"[[:alpha:]]union") is None  # a POSIX class: Rust and Python read it differently
 
 
+@pytest.mark.parametrize("bits", [64, 7])
 def test_answers_remembered_from_earlier_chunks_find_the_same_hits(rules_and_events: tuple[list, pl.DataFrame],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                   monkeypatch: pytest.MonkeyPatch, bits: int) -> None:
     """A night is matched chunk by chunk; what the prefilter remembers of one chunk's values
-    (memo.py) answers the next chunk's repeats, and every chunk gets the hits it gets alone."""
+    (memo.py) answers the next chunk's repeats, and every chunk gets the hits it gets alone.
+
+    The memo keeps each value's answers to a column's expressions as the bits of 64-bit words; with
+    7 bits to a word, the request lines' expressions span ten words, as a rule set with more than
+    64 expressions on one column would."""
+    from secaware.detect import prefilter
     from secaware.detect.memo import MEMO
 
+    monkeypatch.setattr(prefilter, "_BITS", bits)
     rules, events = rules_and_events
     night = events.sample(3 * events.height, with_replacement=True, seed=3)  # requests repeat, as in real logs
     chunks = [night.slice(start, events.height) for start in range(0, night.height, events.height)]

@@ -489,13 +489,13 @@ class Plan:
             found = self._found(new, np.arange(new.len()), literals)
             hits = regex_scan(new, patterns, gates, Distinct(new, None))
             return pl.DataFrame({"literal": np.zeros(new.len(), dtype=bool) if found is None else found,
-                                 **{str(i): hits[p] for i, p in enumerate(patterns)}})
+                                 **_packed([hits[p] for p in patterns], new.len())})
 
         asked = ("prefilter", column.name, tuple((mode, tuple(found)) for mode, found in sorted(literals.items())),
                  tuple(patterns), tuple(sorted((p, g) for p, g in gates.items() if p in patterns)))
         answers = MEMO.lookup(asked, values, search)
         return ColumnScan(codes, values, answers.get_column("literal").to_numpy() if literals else None,
-                          {p: answers.get_column(str(i)).to_numpy() for i, p in enumerate(patterns)})
+                          dict(zip(patterns, _unpacked(answers, len(patterns)), strict=True)))
 
     @staticmethod
     def _found(values: pl.Series, where: np.ndarray, literals: dict[Mode, list[str]]) -> np.ndarray | None:
@@ -561,6 +561,32 @@ class Plan:
                 rule.append(np.full(where.size, index, dtype=np.uint32))
         return pl.DataFrame({"pos": np.concatenate(pos), "rule": np.concatenate(rule),
                              "folded": np.zeros(sum(p.size for p in pos), dtype=bool)})
+
+
+#: Answers of this many regular expressions share one integer column of the memo.
+_BITS = 64
+
+
+def _packed(hits: list[np.ndarray], size: int) -> dict[str, np.ndarray]:
+    """Per-expression answers (booleans) as the bits of 64-bit columns, `bits0`, `bits1`...
+
+    The memo joins, copies and patches every column it keeps per value: the request lines' 64
+    expressions as 64 boolean columns made that a sixth of the chunk's prefilter time on them
+    (measured: 0.14 s of memo work against 0.03 s for 22 expressions on the paths).
+    """
+    out = {}
+    for start in range(0, len(hits), _BITS):
+        word = np.zeros(size, dtype=np.uint64)
+        for bit, hit in enumerate(hits[start: start + _BITS]):
+            word |= hit.astype(np.uint64) << np.uint64(bit)
+        out[f"bits{start // _BITS}"] = word
+    return out
+
+
+def _unpacked(answers: pl.DataFrame, n: int) -> list[np.ndarray]:
+    """The n per-expression answers `_packed` stored in answers (booleans, in order)."""
+    words = [answers.get_column(f"bits{k}").to_numpy() for k in range(-(-n // _BITS))]
+    return [((words[i // _BITS] >> np.uint64(i % _BITS)) & np.uint64(1)).astype(bool) for i in range(n)]
 
 
 #: Regular expressions are looked for together, a few in one expression, where that is safe.
