@@ -75,7 +75,7 @@ def _keyed(rows: pl.DataFrame, corr: CompiledCorrelation) -> tuple[pl.DataFrame,
     if not keys:
         keys = [_ALL]
         exprs.append(pl.lit("").alias(_ALL))
-    rows = rows.with_columns(exprs).drop_nulls(keys)
+    rows = _could_fire(rows.with_columns(exprs).drop_nulls(keys), corr, keys)
     parts = [pl.concat_str([pl.lit(("" if i == 0 else ", ") + f"{name}="), pl.col(key)])
              for i, (name, key) in enumerate(zip(corr.group_by, keys, strict=False))]
     label = pl.concat_str(parts) if parts else pl.lit("*")
@@ -83,6 +83,30 @@ def _keyed(rows: pl.DataFrame, corr: CompiledCorrelation) -> tuple[pl.DataFrame,
     rows = rows.with_columns(label.alias("group_key"), order.alias("__order")).sort([*keys, "ts", "__order",
                                                                                      "event_id"])
     return rows, keys
+
+
+def _could_fire(rows: pl.DataFrame, corr: CompiledCorrelation, keys: list[str]) -> pl.DataFrame:
+    """The rows of the groups where a window could reach an `at least` threshold; all rows otherwise.
+
+    Sliding windows are computed per row, group by group: over a night's web requests (3.2M rows,
+    tens of thousands of addresses) the flood rule took 6 s, for no group that fires. Cut time into
+    buckets as long as the timespan: a window (t - timespan, t] lies within the bucket of t and the
+    one before, so it holds at most the events of those two buckets (for value_count, at most the
+    distinct values of one plus those of the other). A group none of whose pairs of neighbouring
+    buckets reaches the threshold cannot fire, and is left out before the per-row windows; the
+    groups kept are computed as before, so the alerts are the same.
+    """
+    if corr.type not in ("event_count", "value_count") or corr.op not in ("gte", "gt") or rows.height == 0:
+        return rows
+    bucket = (pl.col("ts").dt.epoch("us") // (max(corr.timespan_s, 1) * 1_000_000)).alias("__bucket")
+    amount = (pl.len() if corr.type == "event_count"
+              else pl.col(corr.counted).cast(pl.String).drop_nulls().n_unique()).cast(pl.Float64).alias("__n")
+    per = rows.group_by([*keys, bucket]).agg(amount)
+    before = per.with_columns(pl.col("__bucket") + 1).rename({"__n": "__before"})
+    bound = per.join(before, on=[*keys, "__bucket"], how="left").select(
+        *keys, (pl.col("__n") + pl.col("__before").fill_null(0.0)).alias("__bound"))
+    possible = bound.filter(_OPS[corr.op](pl.col("__bound"), corr.threshold)).select(keys).unique()
+    return rows.join(possible, on=keys, how="semi")
 
 
 def _windowed(rows: pl.DataFrame, corr: CompiledCorrelation, keys: list[str]) -> pl.DataFrame:
