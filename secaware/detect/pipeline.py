@@ -247,7 +247,7 @@ def _event_alerts(frame: pl.DataFrame, hits: pl.DataFrame, metas: pl.DataFrame, 
                   entries: list[AllowEntry]) -> pl.DataFrame:
     if hits.height == 0:
         return pl.DataFrame(schema=schema(ALERTS))
-    rows = frame.with_row_index(ROW).join(hits, on=ROW).join(metas, on="rule")
+    rows = _hit_rows(frame, hits, metas)
     alerts = rows.with_columns(
         pl.concat_str([pl.col("rule_key"), pl.lit("-"), pl.col("event_id").cast(pl.String)]).alias("alert_id"),
         pl.lit("event").alias("kind"),
@@ -264,8 +264,20 @@ def _tag(frame: pl.DataFrame, tagged: pl.DataFrame, comp: Compilation) -> pl.Dat
     needed = {"rule", "ts", "batch_id", *CARRY}
     for corr in comp.correlations:
         needed.update(correlation_input(corr))
-    rows = frame.with_row_index(ROW).join(tagged, on=ROW)
-    return rows.select([c for c in rows.columns if c in needed])
+    return _hit_rows(frame.select([c for c in frame.columns if c in needed]), tagged)
+
+
+def _hit_rows(frame: pl.DataFrame, hits: pl.DataFrame, metas: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The frame's row of each (row, rule) hit with its rule (and the rule's columns from metas).
+
+    Taken by position, not joined: hits index the frame's rows, and metas is indexed by rule. A
+    night's base-rule hits are most web requests (3.2M rows); joining them to their chunks on a
+    row index hashed every row and took 2.1 s.
+    """
+    rows = frame.gather(hits[ROW]).with_columns(hits["rule"])
+    if metas is None:
+        return rows
+    return pl.concat([rows, metas.drop("rule")[hits["rule"]]], how="horizontal")
 
 
 def _correlations(store: Store, comp: Compilation, events: pl.LazyFrame, tagged_new: list[pl.DataFrame],
