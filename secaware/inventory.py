@@ -226,11 +226,9 @@ def glob_regex(pattern: str) -> str:
 def _ipv4_int(column: str) -> Any:
     import polars as pl
 
-    text = pl.col(column).cast(pl.String)
-    octets = text.str.split_exact(".", 3)
-    value = pl.sum_horizontal(octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) * (256 ** (3 - i))
-                              for i in range(4))
-    return pl.when(text.str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")).then(value)
+    from secaware.detect.backend import ipv4_number
+
+    return ipv4_number(pl.col(column))
 
 
 def attribute(frame: Any, inv: Inventory) -> Any:

@@ -185,3 +185,48 @@ detection:
         texts = ["/up/木马.php", "id=１２ y", "id=1 中", "中文", "a_1.php", "id=3 x", "--", "]a]", "\\7", "\\w"]
         assert pl.Series(texts).str.contains(ascii_classes(pattern)).to_list() == [
             bool(re.search(pattern, t, re.ASCII)) for t in texts]
+
+
+def test_cidr_ranges_in_the_engine_compare_the_address_numbers_it_derives(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """In the engine a CIDR range on src_ip/dst_ip compares the number derived once per chunk
+    (engine.DERIVED); alone, the backend's expression parses the text. Both say what Python's
+    ipaddress says, for edge addresses, junk, IPv6 and digits that are not ASCII."""
+    import ipaddress
+
+    from secaware.detect.engine import match
+    from secaware.detect.rules import compile_rules
+
+    (tmp_path / "r.yml").write_text("""
+title: private source to public destination
+id: 7c000000-0000-4000-8000-000000000001
+logsource: {category: firewall}
+detection:
+  private:
+    src_ip|cidr: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16]
+  public:
+    dst_ip|cidr: [10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 127.0.0.0/8]
+  condition: private and not public
+""", encoding="utf-8")
+    comp = compile_rules([tmp_path])
+    assert comp.failed == [] and "src_ip__ipv4" in comp.rules[0].columns
+    sources = ["10.0.0.0", "10.255.255.255", "11.0.0.0", "9.255.255.255", "172.31.255.255", "172.32.0.1",
+               "192.168.1.1", "192.169.0.1", "010.1.1.1", "10.1.1", "10.1.1.1.1", "10.1.1.1 ", "999.1.1.1",
+               "fe80::1", "\u0661\u0660.1.1.1", "", None]
+    frame = pl.DataFrame({"src_ip": sources, "dst_ip": ["8.8.8.8", "10.2.2.2", "203.0.113.5"] * 5 + ["1.1.1.1"] * 2,
+                          "event_category": ["network"] * len(sources), "source": ["iptables"] * len(sources)})
+
+    def inside(text: str | None, networks: list[str]) -> bool:
+        if text is None or not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", text):
+            return False
+        number = sum(int(part) << (8 * (3 - i)) for i, part in enumerate(text.split(".")))
+        return any(int(n.network_address) <= number <= int(n.broadcast_address)
+                   for n in map(ipaddress.ip_network, networks))
+
+    private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+    expected = [i for i, (s, d) in enumerate(zip(frame["src_ip"], frame["dst_ip"], strict=True))
+                if inside(s, private) and not inside(d, [*private, "127.0.0.0/8"])]
+    assert match(frame, comp.rules, scoped=False)["__row"].to_list() == expected
+    rule = SigmaCollection.from_yaml((tmp_path / "r.yml").read_text(encoding="utf-8"))
+    [alone] = PolarsBackend(processing_pipeline=events_pipeline()).convert(rule)
+    assert frame.with_row_index("i").filter(alone)["i"].to_list() == expected
+    assert expected == [0, 6, 8]  # 10.0.0.0, 192.168.1.1 and 010.1.1.1 sent to public addresses

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from secaware.detect.backend import ipv4_number
 from secaware.inventory import Inventory, Network, System, attribute
 from secaware.schema import ALERTS, EVENTS
 from secaware.store import Store
@@ -124,15 +125,6 @@ class Context:
         return in_networks(pl.col(column), self.scanners)
 
 
-def ipv4_int(expr: pl.Expr) -> pl.Expr:
-    """A dotted IPv4 address as an integer; null for anything else (IPv6, names, junk)."""
-    text = expr.cast(pl.String)
-    octets = text.str.split_exact(".", 3)
-    value = pl.sum_horizontal(octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) * (256 ** (3 - i))
-                              for i in range(4))
-    return pl.when(text.str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")).then(value)
-
-
 def in_networks(expr: pl.Expr, networks: Sequence[Network]) -> pl.Expr:
     """The address is inside one of the networks (ranges: IPv4 only). Single addresses compare as text, which
     stays cheap when the optimizer pushes the test down into the scan."""
@@ -140,7 +132,7 @@ def in_networks(expr: pl.Expr, networks: Sequence[Network]) -> pl.Expr:
     ranges = [n for n in networks if n.num_addresses > 1 and n.version == 4]
     out = expr.is_in(singles) if singles else pl.lit(False)
     if ranges:
-        value = ipv4_int(expr)
+        value = ipv4_number(expr)
         for net in ranges:
             out = out | value.is_between(int(net.network_address), int(net.broadcast_address))
     return out.fill_null(False)
@@ -149,7 +141,7 @@ def in_networks(expr: pl.Expr, networks: Sequence[Network]) -> pl.Expr:
 def is_public(expr: pl.Expr) -> pl.Expr:
     """A routable Internet address: IPv4 outside private, shared, loopback and link-local ranges, or global IPv6."""
     text = expr.cast(pl.String).str.to_lowercase()
-    v4 = ipv4_int(expr).is_not_null() & ~in_networks(expr, _PRIVATE_V4)
+    v4 = ipv4_number(expr).is_not_null() & ~in_networks(expr, _PRIVATE_V4)
     v6 = text.str.contains(":") & ~text.str.contains(r"^(?:fc|fd|fe80|::1$|::ffff:(?:10|127|192\.168)\.)")
     return (v4 | v6).fill_null(False)
 

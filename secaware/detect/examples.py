@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from secaware.detect.backend import IPV4_NUMBERS
 from secaware.detect.correlate import CARRY, as_events, correlate, correlation_input
 from secaware.detect.decode import decode_frame
 from secaware.detect.engine import ROW, match, matchable
@@ -184,7 +185,8 @@ def _run_rule(rule: CompiledRule) -> list[ExampleResult]:
 def _decoded_fields(events: pl.DataFrame, rule: CompiledRule) -> list[str]:
     """What the rule's fields hold for each event after decoding, to say why an example failed."""
     view = decode_frame(matchable(events))
-    names = [n for n in dict.fromkeys(rule.predicate.meta.root_names()) if n in view.columns]
+    sources = {number: column for column, number in IPV4_NUMBERS.items()}  # the address, not its number
+    names = [n for n in dict.fromkeys(sources.get(n, n) for n in rule.predicate.meta.root_names()) if n in view.columns]
     rows = view.select(names).to_dicts()
     return [", ".join(f"{k}={v!r}" for k, v in row.items()) or "(no fields)" for row in rows]
 

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from secaware.detect.allowlist import AllowEntry, load_allowlist, parse_address, suppression
+from secaware.detect.backend import IPV4_NUMBERS
 from secaware.detect.correlate import CARRY, as_events, correlate, correlation_input
 from secaware.detect.engine import ROW, match, match_each
 from secaware.detect.memo import MEMO
@@ -38,7 +39,8 @@ APP_WINDOW = "secaware-detect-window"
 #: Events scored at once; bounds memory (about 1 KB per event with the columns rules read).
 CHUNK_ROWS = 500_000
 _BASE_COLUMNS = ("event_id", "ts", "batch_id", *CARRY)
-_DERIVED_NEEDS = {"url": ("url_path", "url_query"), "url_extension": ("url_path",)}
+_DERIVED_NEEDS = {"url": ("url_path", "url_query"), "url_extension": ("url_path",),
+                  **{number: (column,) for column, number in IPV4_NUMBERS.items()}}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from sigma.rule import SigmaRule
 from sigma.rule.base import SigmaRuleBase
 from sigma.types import SigmaRegularExpression, SigmaString
 
-from secaware.detect.backend import KEYWORD_COLUMN, PolarsBackend
+from secaware.detect.backend import IPV4_NUMBERS, KEYWORD_COLUMN, PolarsBackend
 from secaware.detect.logsource import Scope, scope_of
 from secaware.detect.prefilter import Terms, necessary_terms, terms_suffice
 from secaware.schema import EVENT_COLUMNS
@@ -132,7 +132,8 @@ def _probe() -> pl.DataFrame:
     columns = {c.name: pl.Series(c.name, ["" if c.dtype == pl.String() else None], dtype=c.dtype)
                for c in EVENT_COLUMNS}
     return pl.DataFrame(list(columns.values())).with_columns(
-        *(pl.lit("", dtype=pl.String).alias(name) for name in sorted(DERIVED_NAMES)))
+        *(pl.lit("", dtype=pl.String).alias(name) for name in sorted(DERIVED_NAMES)),
+        *(pl.lit(None, dtype=pl.Int64).alias(name) for name in sorted(IPV4_NUMBERS.values())))
 
 
 def _cannot_evaluate(predicate: pl.Expr, probe: pl.DataFrame) -> str | None:
@@ -160,8 +161,8 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
     file and why, so a rule author can fix it. Files are parsed one by one, then put in one
     collection so correlation rules can name base rules in other files.
     """
-    backend = PolarsBackend(processing_pipeline=events_pipeline())
-    known = {c.name for c in EVENT_COLUMNS} | DERIVED_NAMES
+    backend = PolarsBackend(processing_pipeline=events_pipeline(), ipv4_numbers=True)  # type: ignore[arg-type]
+    known = {c.name for c in EVENT_COLUMNS} | DERIVED_NAMES | set(IPV4_NUMBERS.values())
     probe = _probe()
     result = Compilation()
     loaded: list[SigmaRuleBase] = []
