@@ -33,11 +33,16 @@ _OPS = {
 
 def correlation_input(corr: CompiledCorrelation) -> list[str]:
     """The event columns a correlation needs beyond the carried ones."""
+    return sorted(set(correlation_columns(corr)) - set(CARRY))
+
+
+def correlation_columns(corr: CompiledCorrelation) -> list[str]:
+    """The event columns a correlation groups by and counts (carried ones included)."""
     cols = {c for c in corr.group_by if c not in corr.aliases}
     cols |= {c for mapping in corr.aliases.values() for c in mapping.values()}
     if corr.counted:
         cols.add(corr.counted)
-    return sorted(cols - set(CARRY))
+    return sorted(cols)
 
 
 def correlate(tagged: pl.DataFrame, corr: CompiledCorrelation) -> pl.DataFrame:
