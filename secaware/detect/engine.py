@@ -54,6 +54,10 @@ DERIVED: dict[str, pl.Expr] = {
 }
 #: The derived columns computed from decoded columns: computed again once those are decoded.
 _FROM_DECODED = frozenset(name for name, expr in DERIVED.items() if set(expr.meta.root_names()) & set(DECODED_COLUMNS))
+#: Derived columns computed on the events of the rules that read them (their logsource), not on the
+#: whole chunk: only firewall rules compare address ranges, and web requests are most of a night
+#: (parsing every address of a chunk cost about as much as the ranges had).
+_PER_SCOPE = frozenset(IPV4_NUMBERS.values())
 
 HITS_SCHEMA = pl.Schema({ROW: pl.UInt32(), "rule": pl.UInt32()})
 
@@ -92,12 +96,14 @@ def match(frame: pl.DataFrame, rules: Sequence[CompiledRule], *, decode: bool = 
         rows = None if scope is None else logged.select(scope.expr()).to_series()
         if rows is not None and not rows.any():
             continue
-        parts += _hits(view if rows is None or rows.all() else view.filter(rows), rules, which, prefilter=prefilter)
+        scoped_view = view if rows is None or rows.all() else view.filter(rows)
+        parts += _hits(_with_derived(scoped_view, rules, which), rules, which, prefilter=prefilter)
         encoded = [i for i in which if rules[i].encoded]
         if encoded and changed is not None:  # encoded rules also see the text as logged where decoding changed it
             again = changed if rows is None else changed & rows
             if again.any():
-                parts += _hits(logged.filter(again), rules, encoded, prefilter=prefilter)
+                parts += _hits(_with_derived(logged.filter(again), rules, encoded), rules, encoded,
+                               prefilter=prefilter)
     return _collect(parts)
 
 
@@ -150,11 +156,18 @@ def _columns(rules: Sequence[CompiledRule]) -> set[str]:
 
 
 def _matchable(frame: pl.DataFrame, needed: set[str]) -> pl.DataFrame:
-    """matchable(frame) with only the columns needed (and the row index)."""
+    """matchable(frame) with only the columns needed (and the row index); the derived columns
+    computed per scope are added by `_with_derived`."""
     lf = frame.lazy() if frame.columns == _EVENT_COLUMNS else conform(frame, EVENTS)
-    derived = {name: expr for name, expr in DERIVED.items() if name in needed}
+    derived = {name: expr for name, expr in DERIVED.items() if name in needed and name not in _PER_SCOPE}
     keep = [c for c in _EVENT_COLUMNS if c in needed] + list(derived)
     return lf.with_row_index(ROW).with_columns(**derived).select(ROW, *keep).collect()
+
+
+def _with_derived(frame: pl.DataFrame, rules: Sequence[CompiledRule], which: Iterable[int]) -> pl.DataFrame:
+    """frame with the per-scope derived columns the rules at `which` read."""
+    names = sorted({c for i in which for c in rules[i].columns} & _PER_SCOPE - set(frame.columns))
+    return frame.with_columns(**{name: DERIVED[name] for name in names}) if names else frame
 
 
 def _hits(view: pl.DataFrame, rules: Sequence[CompiledRule], which: Iterable[int], *,
