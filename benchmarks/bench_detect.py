@@ -145,9 +145,8 @@ def build_events(path: Path, n: int, seed: int, chunk: int) -> None:
 
 
 def child_ours(data: Path, chunk: int) -> dict[str, Any]:
-    from secaware.detect.correlate import as_events, correlate
     from secaware.detect.engine import match, match_each
-    from secaware.detect.pipeline import _base_rules, _tag, columns_read
+    from secaware.detect.pipeline import _base_rules, _tag, columns_read, correlate_all
     from secaware.detect.rules import compile_rules
 
     start = time.perf_counter()
@@ -169,7 +168,7 @@ def child_ours(data: Path, chunk: int) -> dict[str, Any]:
             yield frame
 
     events = hits = 0
-    base, tags, tag_s = _base_rules(compiled), [], 0.0
+    base, tags, tag_s = _base_rules(compiled), {}, 0.0
     wall, cpu = time.perf_counter(), time.process_time()
     # as `secaware detect` runs it: two chunks matched at once, the next read meanwhile, and the
     # hits of the rules correlations count kept (the rows correlations read)
@@ -177,22 +176,16 @@ def child_ours(data: Path, chunk: int) -> dict[str, Any]:
         events += frame.height
         hits += found.height
         t = time.perf_counter()
-        tagged = found.filter(pl.col("rule").is_in(base)) if base else found.clear()
-        if tagged.height:
-            tags.append(_tag(frame, tagged, compiled))
+        for rule, rows in _tag(frame, found.filter(pl.col("rule").is_in(base)), compiled).items():
+            tags.setdefault(rule, []).append(rows)
         tag_s += time.perf_counter() - t
         del frame, found
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     # then the correlation rules over those rows, as `secaware detect` runs them after the chunks
     corr_wall, corr_cpu = time.perf_counter(), time.process_time()
-    rows = pl.concat(tags, how="diagonal_relaxed") if tags else None
-    tagged_n, episodes = (rows.height if rows is not None else 0), 0
-    referenced = {i for c in compiled.correlations for i in c.base}
-    for j, corr in enumerate(compiled.correlations if rows is not None else []):
-        found_episodes = correlate(rows, corr)
-        episodes += found_episodes.height
-        if len(rules) + j in referenced:  # its episodes are events of a later correlation
-            rows = pl.concat([rows, as_events(found_episodes, len(rules) + j)], how="diagonal_relaxed")
+    merged = {rule: pl.concat(parts, how="diagonal_relaxed") for rule, parts in tags.items()}
+    tagged_n = sum(rows.height for rows in merged.values())
+    episodes = sum(found_episodes.height for _, found_episodes in correlate_all(merged, compiled))
     corr_wall, corr_cpu = time.perf_counter() - corr_wall, time.process_time() - corr_cpu
     return {"engine": "secaware match()", "events": events, "rules": len(rules), "failed": len(compiled.failed),
             "hits": hits, "seconds": wall, "cpu_seconds": cpu, "wall_seconds": wall,

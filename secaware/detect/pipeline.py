@@ -24,7 +24,14 @@ import polars as pl
 
 from secaware.detect.allowlist import AllowEntry, load_allowlist, parse_address, suppression
 from secaware.detect.backend import IPV4_NUMBERS
-from secaware.detect.correlate import CARRY, as_events, correlate, correlation_columns, correlation_input
+from secaware.detect.correlate import (
+    CARRY,
+    EPISODE_SCHEMA,
+    as_events,
+    correlate,
+    correlation_columns,
+    correlation_input,
+)
 from secaware.detect.engine import ROW, match, match_each
 from secaware.detect.memo import MEMO
 from secaware.detect.rules import Compilation, CompiledCorrelation, compile_rules
@@ -119,7 +126,7 @@ def detect(
     columns = columns_read(comp)
     detected_at = dt.datetime.now(dt.UTC)
     single_parts: list[Any] = []
-    tagged_new: list[pl.DataFrame] = []
+    tagged_new: dict[int, list[pl.DataFrame]] = {}
     metas = _rule_meta(comp)
     outputs = [i for i, r in enumerate(comp.rules) if r.output]
     slices = _slices(events, scope)
@@ -145,8 +152,8 @@ def detect(
                 tagged = hits.filter(pl.col("rule").is_in(base))
                 if not windowed:
                     tagged = tagged.filter(pl.Series(frame["batch_id"] > done_corr).gather(tagged[ROW]))
-                if tagged.height:
-                    tagged_new.append(_tag(frame, tagged, comp))
+                for rule, rows in _tag(frame, tagged, comp).items():
+                    tagged_new.setdefault(rule, []).append(rows)
             done = min(done + frame.height, total)
             if progress:
                 progress("detect", done, total)
@@ -261,17 +268,44 @@ def _event_alerts(frame: pl.DataFrame, hits: pl.DataFrame, metas: pl.DataFrame, 
     return _finish(alerts, entries)
 
 
-def _tag(frame: pl.DataFrame, tagged: pl.DataFrame, comp: Compilation) -> pl.DataFrame:
-    """Rows for correlations: (event, base rule) with the columns correlations read.
+def _tag(frame: pl.DataFrame, tagged: pl.DataFrame, comp: Compilation) -> dict[int, pl.DataFrame]:
+    """Rows for correlations, per base rule: (event, rule) with the columns the correlations that
+    count that rule read.
 
     Only those: the columns an alert carries (file, line, host...) are looked up for the few
-    episodes that fire (`_carried`). A night's tags are most of its web requests; with every
-    carried column they held 792 MB for 5M rows, a size that grows with the night.
+    episodes that fire (`_carried`), and a web request counted by the flood rule keeps its time and
+    address, not the paths and ports other correlations read. A night's tags are most of its web
+    requests, a size that grows with the night: with every carried column they held 792 MB for 5M
+    rows.
     """
-    needed = {"rule", "ts", "event_id"}
+    columns = _tag_columns(comp)
+    out = {}
+    for (rule,), hits in tagged.partition_by("rule", as_dict=True).items():
+        out[int(rule)] = _hit_rows(frame.select([c for c in frame.columns if c in columns[int(rule)]]), hits)
+    return out
+
+
+def _tag_columns(comp: Compilation) -> dict[int, set[str]]:
+    """Per base rule (a single-event rule or a correlation), the columns its correlations read."""
+    out: dict[int, set[str]] = {}
     for corr in comp.correlations:
-        needed.update(correlation_columns(corr))
-    return _hit_rows(frame.select([c for c in frame.columns if c in needed]), tagged)
+        for rule in corr.base:
+            out.setdefault(rule, {"rule", "ts", "event_id"}).update(correlation_columns(corr))
+    return out
+
+
+def correlate_all(tags: dict[int, pl.DataFrame], comp: Compilation) -> Iterator[tuple[int, pl.DataFrame]]:
+    """(j, episodes of comp.correlations[j]) for each correlation, over the tags of its base rules
+    (`_tag`); the episodes of a correlation another one counts become tags of their own."""
+    tags = dict(tags)
+    referenced = {i for c in comp.correlations for i in c.base}
+    for j, corr in enumerate(comp.correlations):
+        parts = [tags[rule] for rule in corr.base if rule in tags]
+        episodes = (correlate(pl.concat(parts, how="diagonal_relaxed"), corr) if parts
+                    else pl.DataFrame(schema=EPISODE_SCHEMA))
+        if len(comp.rules) + j in referenced:  # its episodes are events of a later correlation
+            tags[len(comp.rules) + j] = as_events(episodes, len(comp.rules) + j)
+        yield j, episodes
 
 
 def _hit_rows(frame: pl.DataFrame, hits: pl.DataFrame, metas: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -287,15 +321,15 @@ def _hit_rows(frame: pl.DataFrame, hits: pl.DataFrame, metas: pl.DataFrame | Non
     return pl.concat([rows, metas.drop("rule")[hits["rule"]]], how="horizontal")
 
 
-def _correlations(store: Store, comp: Compilation, events: pl.LazyFrame, tagged_new: list[pl.DataFrame],
+def _correlations(store: Store, comp: Compilation, events: pl.LazyFrame, tagged_new: dict[int, list[pl.DataFrame]],
                   detected_at: dt.datetime, entries: list[AllowEntry], *, old_scope: pl.Expr | None,
                   since: dt.datetime | None, until: dt.datetime | None) -> pl.DataFrame:
     """Correlation alerts for episodes that touch the new events, reaching back into older ones."""
-    new = pl.concat(tagged_new, how="diagonal_relaxed") if tagged_new else None
-    if new is None or new.height == 0:
+    new = {rule: pl.concat(parts, how="diagonal_relaxed") for rule, parts in tagged_new.items() if parts}
+    if not any(rows.height for rows in new.values()):
         return pl.DataFrame(schema=schema(ALERTS))
-    newest = new["ts"].max()
-    oldest_new = new["ts"].min()
+    newest = max(rows["ts"].max() for rows in new.values())  # type: ignore[type-var]
+    oldest_new = min(rows["ts"].min() for rows in new.values())  # type: ignore[type-var]
     span = dt.timedelta(seconds=max(c.timespan_s for c in comp.correlations))
     start = oldest_new - span  # type: ignore[operator]
     # an episode already reported that is still open is recomputed from its beginning
@@ -306,14 +340,11 @@ def _correlations(store: Store, comp: Compilation, events: pl.LazyFrame, tagged_
             start = open_start
     if old_scope is not None:
         older = _old_tagged(comp, events, old_scope & (pl.col("ts") >= start) & (pl.col("ts") <= newest))
-        if older is not None and older.height:
-            new = pl.concat([older, new], how="diagonal_relaxed")
+        for rule, rows in older.items():
+            new[rule] = pl.concat([rows, new[rule]], how="diagonal_relaxed") if rule in new else rows
     out = []
-    referenced = {i for c in comp.correlations for i in c.base}
-    for j, corr in enumerate(comp.correlations):
-        episodes = correlate(new, corr)
-        if len(comp.rules) + j in referenced:  # its episodes are events of a later correlation
-            new = pl.concat([new, as_events(episodes, len(comp.rules) + j)], how="diagonal_relaxed")
+    for j, episodes in correlate_all(new, comp):
+        corr = comp.correlations[j]
         episodes = episodes.filter(pl.col("last_ts") >= oldest_new)
         if since is not None or until is not None:
             episodes = episodes.filter(_ts_between(since, until))
@@ -340,14 +371,14 @@ def _base_rules(comp: Compilation) -> list[int]:
     return sorted({i for c in comp.correlations for i in c.base if i < len(comp.rules)})
 
 
-def _old_tagged(comp: Compilation, events: pl.LazyFrame, scope: pl.Expr) -> pl.DataFrame | None:
-    """Base-rule matches among already scored events in the look-back window."""
+def _old_tagged(comp: Compilation, events: pl.LazyFrame, scope: pl.Expr) -> dict[int, pl.DataFrame]:
+    """Base-rule matches among already scored events in the look-back window (as `_tag`)."""
     base = _base_rules(comp)
     rules = [comp.rules[i] for i in base]
     sub = Compilation(rules=rules, correlations=comp.correlations)
     frame = events.filter(scope).select(columns_read(sub)).collect()
     if frame.height == 0:
-        return None
+        return {}
     hits = match(frame, rules).with_columns(pl.col("rule").replace_strict(dict(enumerate(base)),
                                                                           return_dtype=pl.UInt32))
     return _tag(frame, hits, comp)
