@@ -230,3 +230,35 @@ detection:
     [alone] = PolarsBackend(processing_pipeline=events_pipeline()).convert(rule)
     assert frame.with_row_index("i").filter(alone)["i"].to_list() == expected
     assert expected == [0, 6, 8]  # 10.0.0.0, 192.168.1.1 and 010.1.1.1 sent to public addresses
+
+
+def test_a_list_of_whole_values_is_one_membership_test_with_the_same_rows() -> None:
+    """`field: [a, b, ...]` of whole strings (any case) or of numbers (against numbers or their text)
+    is converted as one `is_in`, and selects what comparing each value selects; lists with a
+    wildcard, `|cased` or mixed kinds stay comparisons."""
+    class OneByOne(PolarsBackend):
+        def decide_convert_condition_as_in_expression(self, cond, state):  # type: ignore[no-untyped-def]
+            return False
+
+    frame = pl.DataFrame({
+        "http_method": ["PROPFIND", "propfind", "Get", None, "MKCOL", "TRACEX", "track", ""],
+        "dst_port": ["23", "23.0", "5900", None, "telnet", "0023", "21", "x"],
+        "port_number": [23, 5900, 22, None, 21, 0, 5901, 23],
+    })
+    detections = [
+        "  sel:\n    http_method: [PROPFIND, mkcol, Track, '']\n  condition: sel",
+        "  sel:\n    dst_port: [21, 23, 5900]\n  condition: sel",
+        "  sel:\n    port_number: [21, 23, 5900]\n  condition: sel",
+        "  sel:\n    http_method: [PROPFIND, 'TRACE*']\n  condition: sel",  # a wildcard: compared one by one
+        "  sel:\n    http_method|cased: [PROPFIND, track]\n  condition: not sel",
+    ]
+    for detection in detections:
+        rule = SigmaCollection.from_yaml(f"title: t\nlogsource: {{category: webserver}}\ndetection:\n{detection}\n")
+        [fast] = PolarsBackend().convert(rule)
+        [slow] = OneByOne().convert(rule)
+        rows = frame.with_row_index("i")
+        assert rows.filter(fast)["i"].to_list() == rows.filter(slow)["i"].to_list(), detection
+    [methods] = PolarsBackend().convert(SigmaCollection.from_yaml(
+        f"title: t\nlogsource: {{category: webserver}}\ndetection:\n{detections[0]}\n"))
+    assert "is_in" in str(methods)
+    assert frame.with_row_index("i").filter(methods)["i"].to_list() == [0, 1, 4, 6, 7]
