@@ -123,7 +123,9 @@ class PolarsBackend(Backend):
     def convert_condition_as_in_expression(self, cond: Any, state: ConversionState) -> pl.Expr:
         """A list of whole values for one field (`cs-method: [PROPFIND, MKCOL, ...]`, a list of
         ports) as one membership test: the same rows as comparing each value, without lowercasing
-        or casting the column once per value (the WebDAV rule's 11 methods: 0.038 s a chunk)."""
+        or casting the column once per value (measured: the WebDAV rule's 11 methods over 500k web
+        requests 0.019 -> 0.014 s; the firewall rules' port lists over 300k events 0.023-0.027 ->
+        0.016-0.023 s)."""
         column = pl.col(cond.args[0].field)
         values = [arg.value for arg in cond.args]
         if all(isinstance(v, SigmaNumber) for v in values):  # as convert_condition_field_eq_val_num
