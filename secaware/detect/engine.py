@@ -56,7 +56,8 @@ DERIVED: dict[str, pl.Expr] = {
 _FROM_DECODED = frozenset(name for name, expr in DERIVED.items() if set(expr.meta.root_names()) & set(DECODED_COLUMNS))
 #: Derived columns computed on the events of the rules that read them (their logsource), not on the
 #: whole chunk: only firewall rules compare address ranges, and web requests are most of a night
-#: (parsing every address of a chunk cost about as much as the ranges had).
+#: (parsing the web requests' addresses too took a night's matching, in one thread, from 18.6 s to
+#: 19.8 s).
 _PER_SCOPE = frozenset(IPV4_NUMBERS.values())
 
 HITS_SCHEMA = pl.Schema({ROW: pl.UInt32(), "rule": pl.UInt32()})
