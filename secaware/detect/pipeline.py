@@ -23,7 +23,6 @@ from typing import Any
 import polars as pl
 
 from secaware.detect.allowlist import AllowEntry, load_allowlist, parse_address, suppression
-from secaware.detect.backend import IPV4_NUMBERS
 from secaware.detect.correlate import (
     CARRY,
     EPISODE_SCHEMA,
@@ -32,7 +31,7 @@ from secaware.detect.correlate import (
     correlation_columns,
     correlation_input,
 )
-from secaware.detect.engine import ROW, match, match_each
+from secaware.detect.engine import DERIVED, ROW, match, match_each
 from secaware.detect.memo import MEMO
 from secaware.detect.rules import Compilation, CompiledCorrelation, compile_rules
 from secaware.errors import SecawareError
@@ -46,8 +45,6 @@ APP_WINDOW = "secaware-detect-window"
 #: Events scored at once; bounds memory (about 1 KB per event with the columns rules read).
 CHUNK_ROWS = 500_000
 _BASE_COLUMNS = ("event_id", "ts", "batch_id", *CARRY)
-_DERIVED_NEEDS = {"url": ("url_path", "url_query"), "url_extension": ("url_path",),
-                  **{number: (column,) for column, number in IPV4_NUMBERS.items()}}
 
 
 @dataclass
@@ -206,8 +203,8 @@ def columns_read(comp: Compilation) -> list[str]:
     have = set(schema(EVENTS))
     wanted = set(_BASE_COLUMNS)
     for rule in comp.rules:
-        for name in rule.columns:
-            wanted.update(_DERIVED_NEEDS.get(name, (name,)))
+        for name in rule.columns:  # a derived column (engine.DERIVED): the columns it is computed from
+            wanted.update(DERIVED[name].meta.root_names() if name in DERIVED else (name,))
     for corr in comp.correlations:
         wanted.update(correlation_input(corr))
     return [c for c in schema(EVENTS) if c in wanted and c in have]
