@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -187,7 +188,7 @@ detection:
             bool(re.search(pattern, t, re.ASCII)) for t in texts]
 
 
-def test_cidr_ranges_in_the_engine_compare_the_address_numbers_it_derives(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cidr_ranges_in_the_engine_compare_the_address_numbers_it_derives(tmp_path: Path) -> None:
     """In the engine a CIDR range on src_ip/dst_ip compares the number derived once per chunk
     (engine.DERIVED); alone, the backend's expression parses the text. Both say what Python's
     ipaddress says, for edge addresses, junk, IPv6 and digits that are not ASCII."""
