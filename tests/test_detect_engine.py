@@ -229,6 +229,27 @@ detection:
     assert match(frame, [rule], decode=False)[ROW].to_list() == []
 
 
+def test_proxy_names_reach_the_derived_url_in_single_event_rules(tmp_path: Path) -> None:
+    """SigmaHQ's proxy rules say `c-uri` and `c-uri-extension`: they compile onto the URL the engine
+    derives and match as the derived names do, decoded, rather than failing as unknown fields."""
+    (tmp_path / "proxy.yml").write_text("""
+title: traversal in the URL, proxy names
+logsource: {category: proxy}
+detection:
+  sel:
+    c-uri|contains: '../etc/passwd'
+  ext:
+    c-uri-extension: 'php'
+  condition: sel or ext
+""", encoding="utf-8")
+    compiled = compile_rules([tmp_path])
+    assert compiled.failed == []
+    [rule] = compiled.rules
+    assert set(rule.columns) == {"url", "url_extension"}
+    frame = pl.DataFrame({"url_path": ["/a/..%2fetc%2fpasswd", "/x.p%68p", "/b"], "url_query": [None, "q=1", None]})
+    assert match(frame, [rule])[ROW].to_list() == [0, 1]
+
+
 def test_regex_scan_finds_what_each_expression_finds_alone(rules_and_events: tuple[list, pl.DataFrame]) -> None:
     """Looking for the rules' expressions together (distinct values, gates, grouped expressions)
     gives, expression by expression, what searching every value with it alone gives."""

@@ -43,12 +43,16 @@ def field_mapping() -> dict[str, str]:
 
 
 def events_pipeline() -> ProcessingPipeline:
-    """The processing pipeline from Sigma field names to events columns."""
+    """The processing pipeline from Sigma field names to events columns.
+
+    The proxy taxonomy's `c-uri` and `c-uri-extension` name the columns the engine derives (the
+    path with its query, the path's extension), so single-event rules reach them as correlations do.
+    """
     return ProcessingPipeline(
         name="secaware events field mapping",
         priority=20,
         items=[ProcessingItem(identifier="secaware_field_mapping",
-                              transformation=FieldMappingTransformation(field_mapping()))],
+                              transformation=FieldMappingTransformation(field_mapping() | DERIVED_MAPPING))],
     )
 
 
