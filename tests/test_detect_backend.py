@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -11,7 +14,7 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 
 from secaware.detect.backend import PolarsBackend, ascii_classes
-from secaware.detect.rules import events_pipeline
+from secaware.detect.rules import compile_rules, events_pipeline
 
 EVENTS = pl.DataFrame(
     {
@@ -263,3 +266,93 @@ def test_a_list_of_whole_values_is_one_membership_test_with_the_same_rows() -> N
         f"title: t\nlogsource: {{category: webserver}}\ndetection:\n{detections[0]}\n"))
     assert "is_in" in str(methods)
     assert frame.with_row_index("i").filter(methods)["i"].to_list() == [0, 1, 4, 6, 7]
+
+
+def _times_over_a_new_year() -> pl.DataFrame:
+    """Every 37 minutes from mid-December to mid-January (UTC): each hour, minute and day of the
+    month, the ISO week turning from 52/53 to 1, two months and two years, on Lanzhou's clock."""
+    start = dt.datetime(2026, 12, 15, tzinfo=dt.UTC)
+    times = [start + dt.timedelta(minutes=37 * i) for i in range(1_600)]
+    return pl.DataFrame({"ts": pl.Series(times, dtype=pl.Datetime("us", "UTC")),
+                         "url_query": ["q=1"] * len(times)}).with_row_index("i")
+
+
+def _expected(times: pl.DataFrame, keep: Callable[[dt.datetime], bool]) -> list[int]:
+    lanzhou = ZoneInfo("Asia/Shanghai")
+    return [i for i, t in zip(times["i"], times["ts"], strict=True) if keep(t.astimezone(lanzhou))]
+
+
+@pytest.mark.parametrize(
+    ("detection", "keep"),
+    [
+        ("ts|hour: 3", lambda t: t.hour == 3),
+        ("ts|hour: [0, 1, 2]", lambda t: t.hour in (0, 1, 2)),  # a list: any of the hours, not the times
+        ("ts|hour|gte: 22", lambda t: t.hour >= 22),
+        ("ts|minute|lt: 5", lambda t: t.minute < 5),
+        ("ts|day: 1", lambda t: t.day == 1),
+        ("ts|week: 1", lambda t: t.isocalendar()[1] == 1),
+        ("ts|month: 12", lambda t: t.month == 12),
+        ("ts|year|gt: 2026", lambda t: t.year > 2026),
+    ],
+)
+def test_timestamp_parts_are_read_on_the_provinces_clock(detection: str, keep: Callable[[dt.datetime], bool]) -> None:
+    """`|hour: 3` is three at night in Lanzhou (UTC+8): the part of the local time, compared as a
+    number, never the timestamp itself compared with 3 (which matched nothing, or with `|gte`
+    everything)."""
+    times = _times_over_a_new_year()
+    field, value = detection.split(": ")
+    rule = SigmaCollection.from_yaml(f"title: t\nlogsource: {{category: webserver}}\ndetection:\n"
+                                     f"  sel:\n    {field}: {value}\n  condition: sel\n")
+    [expr] = PolarsBackend().convert(rule)
+    found = times.filter(expr)["i"].to_list()
+    assert found == _expected(times, keep)
+    assert 0 < len(found) < times.height
+
+
+def test_timestamp_parts_of_a_field_that_holds_no_time_are_refused(tmp_path: Path) -> None:
+    """Through compile_rules (which knows the events' time columns) a part of a text field is a
+    failed rule naming the field, not a predicate that breaks the first chunk it meets."""
+    (tmp_path / "night.yml").write_text("title: night query\nlogsource: {category: webserver}\n"
+                                        "detection:\n  sel:\n    cs-uri-query|hour: 3\n  condition: sel\n",
+                                        encoding="utf-8")
+    compiled = compile_rules([tmp_path])
+    assert compiled.rules == []
+    [(where, reason)] = compiled.failed
+    assert where.endswith("night.yml") and "hour" in reason and "url_query" in reason and "ts" in reason
+
+
+@pytest.mark.parametrize(
+    ("modifier", "keep"),
+    [
+        ("", lambda a, b: a == b),
+        ("|startswith", lambda a, b: a.startswith(b)),
+        ("|endswith", lambda a, b: a.endswith(b)),
+        ("|contains", lambda a, b: b in a),
+    ],
+)
+def test_field_references_with_startswith_endswith_contains(modifier: str, keep: Callable[[str, str], bool]) -> None:
+    """`url_query|fieldref|contains: referer`: the field holds the other field's value (any case);
+    these forms were compared as equal before. A null on either side matches nothing, so a `not`
+    keeps the row."""
+    pairs = [("id=ABC", "abc"), ("abc", "ABC"), ("abcz", "abc"), ("zabc", "abc"), ("xabcx", "abc"),
+             ("a.c", "abc"), ("%", "%"), ("", ""), (None, "abc"), ("abc", None)]
+    frame = pl.DataFrame({"url_query": [a for a, _ in pairs], "referer": [b for _, b in pairs]}).with_row_index("i")
+    rule = SigmaCollection.from_yaml(f"title: t\nlogsource: {{category: webserver}}\ndetection:\n"
+                                     f"  sel:\n    url_query|fieldref{modifier}: referer\n  condition: sel\n")
+    [expr] = PolarsBackend().convert(rule)
+    expected = [i for i, (a, b) in enumerate(pairs) if a is not None and b is not None and keep(a.lower(), b.lower())]
+    assert frame.filter(expr)["i"].to_list() == expected
+    assert frame.filter(~expr)["i"].to_list() == [i for i in range(len(pairs)) if i not in expected]
+
+
+def test_an_unfilled_placeholder_is_a_failed_rule_not_a_silent_one(tmp_path: Path) -> None:
+    """`|expand` with `%admin_ips%`: nothing fills the placeholder, and matching its name as text
+    would never match; the rule fails, naming the placeholder and what to do instead."""
+    (tmp_path / "admins.yml").write_text(
+        "title: admin console from elsewhere\nlogsource: {category: webserver}\ndetection:\n"
+        "  sel:\n    cs-uri-stem|startswith: /admin\n  admins:\n    c-ip|expand: '%admin_ips%'\n"
+        "  condition: sel and not admins\n", encoding="utf-8")
+    compiled = compile_rules([tmp_path])
+    assert compiled.rules == []
+    [(_, reason)] = compiled.failed
+    assert "%admin_ips%" in reason and "|expand" in reason

@@ -27,17 +27,34 @@ from sigma.conversion.base import Backend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
+    Placeholder,
     SigmaCasedString,
     SigmaCompareExpression,
     SigmaExpansion,
     SigmaNumber,
     SigmaRegularExpressionFlag,
     SigmaString,
+    SigmaTimestampPart,
     SpecialChars,
+    TimestampPart,
 )
+
+from secaware.config import DEFAULT_TZ
 
 #: Where keyword detections look: the whole line as read.
 KEYWORD_COLUMN = "raw"
+#: The zone timestamp parts (`|hour`, `|day`...) are read in, unless the backend option `tz` says
+#: otherwise: the province's clock, as the anomaly features read night hours. A rule author writing
+#: `|hour: 3` means three at night in Lanzhou, not 03:00 UTC.
+PART_TZ = DEFAULT_TZ
+_PARTS = {
+    TimestampPart.MINUTE: lambda t: t.dt.minute(),
+    TimestampPart.HOUR: lambda t: t.dt.hour(),
+    TimestampPart.DAY: lambda t: t.dt.day(),
+    TimestampPart.WEEK: lambda t: t.dt.week(),  # ISO week of the year
+    TimestampPart.MONTH: lambda t: t.dt.month(),
+    TimestampPart.YEAR: lambda t: t.dt.year(),
+}
 
 _FLAGS = {
     SigmaRegularExpressionFlag.IGNORECASE: "i",
@@ -83,7 +100,16 @@ def _literal_shape(value: SigmaString) -> tuple[str, str] | None:
 
 
 def match_string(column: pl.Expr, value: SigmaString, *, cased: bool) -> pl.Expr:
-    """Sigma string comparison against a column, case-insensitive unless cased."""
+    """Sigma string comparison against a column, case-insensitive unless cased.
+
+    A placeholder (`|expand` with `%name%`) is refused: no list fills it, and matching its name as
+    text would silently never match.
+    """
+    names = sorted({f"%{part.name}%" for part in value.s if isinstance(part, Placeholder)})
+    if names:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"placeholder {', '.join(names)} has no values here (secaware fills no placeholders): "
+            "list the values in the rule instead of using |expand")
     text_col = column.cast(pl.String)
     shape = _literal_shape(value)
     if shape is None:
@@ -128,7 +154,7 @@ class PolarsBackend(Backend):
         0.016-0.023 s)."""
         column = pl.col(cond.args[0].field)
         values = [arg.value for arg in cond.args]
-        if all(isinstance(v, SigmaNumber) for v in values):  # as convert_condition_field_eq_val_num
+        if all(type(v) is SigmaNumber for v in values):  # as convert_condition_field_eq_val_num
             numbers = [float(v.number) for v in values]
             texts = [str(v.number) for v in values]
             number = column.cast(pl.Float64, strict=False)
@@ -148,7 +174,7 @@ class PolarsBackend(Backend):
         if len({arg.field for arg in cond.args}) != 1:
             return False
         values = [arg.value for arg in cond.args]
-        if all(isinstance(v, SigmaNumber) for v in values):
+        if all(type(v) is SigmaNumber for v in values):  # not a timestamp part (`ts|hour: [0, 1]`)
             return True
         return all(type(v) is SigmaString and not v.contains_special() and _literal_shape(v) is not None
                    for v in values)
@@ -192,8 +218,12 @@ class PolarsBackend(Backend):
 
     def convert_condition_field_compare_op_val(self, cond: ConditionFieldEqualsValueExpression,
                                                state: ConversionState) -> pl.Expr:
-        col = pl.col(cond.field).cast(pl.Float64, strict=False)
-        number = float(cond.value.number.number)
+        number_value = cond.value.number
+        if isinstance(number_value, SigmaTimestampPart):  # `ts|hour|gte: 22`: the hour, not the time
+            col = self._timestamp_part(cond.field, number_value.timestamp_part)
+        else:
+            col = pl.col(cond.field).cast(pl.Float64, strict=False)
+        number = float(number_value.number)
         op = cond.value.op
         ops = {
             SigmaCompareExpression.CompareOperators.LT: col < number,
@@ -210,9 +240,18 @@ class PolarsBackend(Backend):
 
     def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression,
                                          state: ConversionState) -> pl.Expr:
-        other = cond.value.field
-        return _safe(pl.col(cond.field).cast(pl.String).str.to_lowercase()
-                     == pl.col(other).cast(pl.String).str.to_lowercase())
+        """`field|fieldref: other` and its `startswith`, `endswith`, `contains` forms (the field
+        begins with, ends with, holds the other field's value), case-insensitive like any value."""
+        ref = cond.value
+        text = pl.col(cond.field).cast(pl.String).str.to_lowercase()
+        other = pl.col(ref.field).cast(pl.String).str.to_lowercase()
+        if ref.starts_with and ref.ends_with:
+            return _safe(text.str.contains(other, literal=True))
+        if ref.starts_with:
+            return _safe(text.str.starts_with(other))
+        if ref.ends_with:
+            return _safe(text.str.ends_with(other))
+        return _safe(text == other)
 
     def convert_condition_field_eq_val_null(self, cond: ConditionFieldEqualsValueExpression,
                                             state: ConversionState) -> pl.Expr:
@@ -231,7 +270,23 @@ class PolarsBackend(Backend):
         return pl.col(cond.field).is_null()
 
     def convert_condition_field_eq_val_timestamp_part(self, cond: Any, state: ConversionState) -> pl.Expr:
-        raise SigmaFeatureNotSupportedByBackendError("timestamp part modifiers (minute, hour...) are not supported")
+        return _safe(self._timestamp_part(cond.field, cond.value.timestamp_part) == int(cond.value.number))
+
+    def _timestamp_part(self, field: str, part: TimestampPart) -> pl.Expr:
+        """A part (minute, hour, day of the month, ISO week, month, year) of a time field, on the
+        province's clock (`PART_TZ`, or the backend option `tz`).
+
+        With the backend option `time_columns` (the events table's time columns, set by
+        compile_rules) a part of any other field is refused with the fields that have one, rather
+        than failing on the first chunk.
+        """
+        time_columns = self.backend_options.get("time_columns")
+        if time_columns is not None and field not in time_columns:
+            raise SigmaFeatureNotSupportedByBackendError(
+                f"the {part.name.lower()} modifier reads a time field ({', '.join(sorted(time_columns))}), "
+                f"and {field} is not one")
+        local = pl.col(field).dt.convert_time_zone(self.backend_options.get("tz", PART_TZ))
+        return _PARTS[part](local)
 
     def convert_condition_field_eq_query_expr(self, cond: Any, state: ConversionState) -> pl.Expr:
         raise SigmaFeatureNotSupportedByBackendError("query expressions are not supported")

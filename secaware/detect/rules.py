@@ -165,7 +165,9 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
     file and why, so a rule author can fix it. Files are parsed one by one, then put in one
     collection so correlation rules can name base rules in other files.
     """
-    backend = PolarsBackend(processing_pipeline=events_pipeline(), ipv4_numbers=True)  # type: ignore[arg-type]
+    time_columns = frozenset(c.name for c in EVENT_COLUMNS if isinstance(c.dtype, pl.Datetime))
+    backend = PolarsBackend(processing_pipeline=events_pipeline(), ipv4_numbers=True,  # type: ignore[arg-type]
+                            time_columns=time_columns)
     known = {c.name for c in EVENT_COLUMNS} | DERIVED_NAMES | set(IPV4_NUMBERS.values())
     probe = _probe()
     result = Compilation()
