@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -15,6 +15,23 @@ from secaware import __version__
 from secaware.errors import SecawareError
 
 DEFAULT_TZ = "Asia/Shanghai"
+
+
+class TimeZone(click.ParamType):
+    """An IANA time zone name, checked when the command line is read: a misspelt zone is a usage
+    error naming the option, not a traceback halfway through a run."""
+
+    name = "zone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(f"{value!r} is not a time zone (e.g. Asia/Shanghai, UTC)", param, ctx)
+        return str(value)
+
+
+ZONE = TimeZone()
 
 
 def _fail(exc: SecawareError) -> click.ClickException:
@@ -33,7 +50,7 @@ def cli() -> None:
               help="Store directory (Delta Lake tables); created if missing.")
 @click.option("--format", "fmt", default=None, help="Read every file as this format instead of sniffing it.")
 @click.option("--prefecture", default=None, help="GB/T 2260 code or name of the prefecture the logs come from.")
-@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Time zone of logs that carry none.")
+@click.option("--tz", type=ZONE, default=DEFAULT_TZ, show_default=True, help="Time zone of logs that carry none.")
 @click.option("--settle", default=60.0, show_default=True, type=float,
               help="Seconds a plain file must be unmodified before an unterminated last line is read "
                    "(0 for files that are complete, such as archives copied in).")
@@ -96,6 +113,17 @@ def _when(value: str | None, tz: str, option: str) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(tz))
 
 
+def _window(since: str | None, until: str | None, tz: str, options: tuple[str, str] = ("--since", "--until")
+            ) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """--since and --until read as _when reads them; an empty or reversed window is a usage error
+    (it would silently select nothing, or for `detect` rewrite no window at all)."""
+    start, end = _when(since, tz, options[0]), _when(until, tz, options[1])
+    if start is not None and end is not None and start >= end:
+        raise click.BadParameter(f"{until!r} is not after {since!r}: the window ends before it starts",
+                                 param_hint=options[1])
+    return start, end
+
+
 @cli.command()
 @click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
 @click.option("--rules", "rules", multiple=True, type=click.Path(path_type=Path),
@@ -103,7 +131,7 @@ def _when(value: str | None, tz: str, option: str) -> dt.datetime | None:
 @click.option("--since", default=None, help="Rescore events from this time on (date or ISO time) and rewrite "
                                             "their alerts, instead of scoring only new events.")
 @click.option("--until", default=None, help="With --since: rescore events before this time.")
-@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --since/--until without one.")
+@click.option("--tz", type=ZONE, default=DEFAULT_TZ, show_default=True, help="Zone of --since/--until without one.")
 @click.option("--allowlist", default=None, type=click.Path(path_type=Path),
               help="YAML file of authorized scanners: their alerts are kept but suppressed.")
 @click.option("--allow", multiple=True, help="Address or CIDR range of an authorized scanner (repeatable).")
@@ -119,8 +147,8 @@ def detect(store: Path, rules: tuple[Path, ...], since: str | None, until: str |
     from secaware.report_text import detect_summary
 
     try:
-        report = run_detect(store, list(rules) or None, since=_when(since, tz, "--since"),
-                            until=_when(until, tz, "--until"), allowlist=allowlist, allow=allow)
+        start, end = _window(since, until, tz)
+        report = run_detect(store, list(rules) or None, since=start, until=end, allowlist=allowlist, allow=allow)
     except SecawareError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -284,7 +312,7 @@ def query(store: Path, sql: str, fmt: str, out: Path | None, max_rows: int) -> N
 @click.option("--store", "store", required=True, type=click.Path(path_type=Path), help="Store directory.")
 @click.option("--since", default=None, help="From this date or time.")
 @click.option("--until", default=None, help="Before this date or time.")
-@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --since/--until without one.")
+@click.option("--tz", type=ZONE, default=DEFAULT_TZ, show_default=True, help="Zone of --since/--until without one.")
 @click.option("--limit", default=200, show_default=True, help="Rows of each kind shown.")
 @click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path),
               help="Inventory file (for `hunt system`).")
@@ -296,8 +324,8 @@ def hunt(entity_type: str, value: str, store: Path, since: str | None, until: st
     from secaware.report_text import safe, table
 
     try:
-        result = run_hunt(store, entity_type, value, since=_when(since, tz, "--since"),
-                          until=_when(until, tz, "--until"), limit=limit, inventory=inventory_path)
+        start, end = _window(since, until, tz)
+        result = run_hunt(store, entity_type, value, since=start, until=end, limit=limit, inventory=inventory_path)
     except SecawareError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -409,7 +437,7 @@ def inventory_check(path: Path | None, as_json: bool) -> None:
 @click.option("--allowlist", default=None, type=click.Path(path_type=Path), help="Scanner allowlist file.")
 @click.option("--collect", "collect", multiple=True, type=click.Path(path_type=Path),
               help="Collector directory to read (repeatable; prefecture from its name); replaces the config's.")
-@click.option("--tz", default=None, help="Time zone of --collect directories (default Asia/Shanghai).")
+@click.option("--tz", type=ZONE, default=None, help="Time zone of --collect directories (default Asia/Shanghai).")
 @click.option("--settle", default=None, type=float, help="Seconds a file must be quiet before its last line is read.")
 @click.option("--fail-on", "fail_on", default=None, type=click.Choice(["low", "medium", "high", "critical"]),
               help="Exit 3 when new or updated incidents reach this severity.")
@@ -505,7 +533,7 @@ def retain(store: Path, keep: int, force: bool, as_json: bool) -> None:
 @click.option("--prefecture", "prefecture", multiple=True, help="Only these prefectures (code or name; repeatable).")
 @click.option("--inventory", "inventory_path", default=None, type=click.Path(path_type=Path), help="Inventory file.")
 @click.option("--models", default=None, type=click.Path(path_type=Path), help="Models folder (for the appendix).")
-@click.option("--tz", default=DEFAULT_TZ, show_default=True, help="Zone of --period without one.")
+@click.option("--tz", type=ZONE, default=DEFAULT_TZ, show_default=True, help="Zone of --period without one.")
 @click.option("--no-mask", "no_mask", is_flag=True,
               help="Show personal information (ID, mobile, card numbers) unmasked. Only for authorized use.")
 def report_command(store: Path, out: Path, period: str | None, lang: str, prefecture: tuple[str, ...],
@@ -519,7 +547,7 @@ def report_command(store: Path, out: Path, period: str | None, lang: str, prefec
         lo, sep, hi = period.partition("..")
         if not sep or not lo or not hi:
             raise click.BadParameter("use FROM..TO, e.g. 2026-11-01..2026-12-01", param_hint="--period")
-        window = (_when(lo, tz, "--period"), _when(hi, tz, "--period"))
+        window = _window(lo, hi, tz, ("--period", "--period"))
     codes = []
     for p in prefecture:
         code = pref.resolve(p)
@@ -605,7 +633,7 @@ def config_check(config_path: Path) -> None:
 @click.option("--period", default=None,
               help="FROM..TO: dates are whole days in --tz, both included (2026-11-01..2026-11-30); ISO times "
                    "end before TO; either side may be left open. Default: everything in the store.")
-@click.option("--tz", default=DEFAULT_TZ, show_default=True,
+@click.option("--tz", type=ZONE, default=DEFAULT_TZ, show_default=True,
               help="Zone of --period dates and of times without one, and of the default period's days.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def compliance(store: Path, inventory_path: Path | None, period: str | None, tz: str, as_json: bool) -> None:
@@ -651,7 +679,7 @@ def models() -> None:
 @click.option("--until", default=None, help="End of the baseline period, exclusive (default: after the last event).")
 @click.option("--models", "models_dir", default="models", show_default=True, type=click.Path(path_type=Path),
               help="Folder to write the models and their cards to.")
-@click.option("--tz", default=DEFAULT_TZ, show_default=True,
+@click.option("--tz", type=ZONE, default=DEFAULT_TZ, show_default=True,
               help="Zone of --since/--until without one, and of days and nights in the features.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def models_train(store: Path, since: str | None, until: str | None, models_dir: Path, tz: str, as_json: bool) -> None:
@@ -660,8 +688,8 @@ def models_train(store: Path, since: str | None, until: str | None, models_dir: 
     from secaware.anomaly import train
 
     try:
-        report = train(store, since=_when(since, tz, "--since"), until=_when(until, tz, "--until"),
-                       models_dir=models_dir, tz=tz)
+        start, end = _window(since, until, tz)
+        report = train(store, since=start, until=end, models_dir=models_dir, tz=tz)
     except SecawareError as exc:
         raise _fail(exc) from exc
     click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if as_json else report.summary())

@@ -318,3 +318,29 @@ def test_a_login_after_a_brute_force_but_not_after_a_typo(site) -> None:
     login = got.filter(pl.col("rule_title") == "SSH login after a brute force").row(0, named=True)
     # from the brute force's last failure (its end) to the login
     assert login["ts"] == T0 + dt.timedelta(seconds=200) and login["first_ts"] == T0 + dt.timedelta(seconds=110)
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["detect", "--store", "{store}", "--since", "2026-11-25", "--until", "2026-11-20"], "--until"),
+        (["detect", "--store", "{store}", "--since", "2026-11-25T08:00", "--until", "2026-11-25T08:00"], "--until"),
+        (["hunt", "ip", "10.0.0.1", "--store", "{store}", "--since", "2026-11-25", "--until", "2026-11-01"],
+         "--until"),
+        (["models", "train", "--store", "{store}", "--since", "2026-12-01", "--until", "2026-11-01"], "--until"),
+        (["report", "--store", "{store}", "--period", "2026-11-30..2026-11-01"], "--period"),
+        (["detect", "--store", "{store}", "--since", "2026-11-20", "--tz", "Asia/Lanzhou"], "--tz"),
+        (["ingest", "{store}/logs", "--store", "{store}", "--tz", "UTC+8"], "--tz"),
+    ],
+)
+def test_a_reversed_window_or_an_unknown_zone_is_a_usage_error(tmp_path: Path, command: list[str],
+                                                               option: str) -> None:
+    """`--since 2026-11-25 --until 2026-11-20` selected nothing and, for `detect`, rewrote no window
+    while saying it had scored it; a misspelt zone (`Asia/Lanzhou` is none) was a traceback. Both are
+    refused before anything is read or written, naming the option."""
+    (tmp_path / "logs").mkdir()
+    args = [a.format(store=tmp_path) for a in command]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert option in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # nothing created
