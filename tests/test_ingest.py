@@ -259,6 +259,39 @@ def test_prefecture_and_format_options(tmp_path: Path) -> None:
     assert rows(tmp_path / "s", "rejects")["prefecture"].unique().to_list() == ["622900"]
 
 
+#: First lines longer than the 64 KB a file's format used to be told from.
+_LONG_FIRST_LINES = {
+    # a crash leaves the start of a log file as zero bytes (delayed allocation), here 96 KB of them
+    "zero bytes": "\x00" * (96 << 10),
+    # a request nginx or Apache was configured to accept at 20 KB, its binary bytes logged as \\xHH
+    "long request": ('203.0.113.9 - - [23/Nov/2026:00:00:00 +0800] "GET /?a='
+                     + "".join(f"\\x{b:02X}" for b in bytes(range(256)) * 80)
+                     + ' HTTP/1.1" 414 150 "-" "curl/8.5.0"'),
+}
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("kind", sorted(_LONG_FIRST_LINES))
+def test_a_first_line_longer_than_the_sniffed_head_does_not_hide_the_file(tmp_path: Path, kind: str,
+                                                                           compress: bool) -> None:
+    """The format was told from the first 64 KB: a first line longer than that (zero bytes left by a
+    crash, a long request logged escaped) filled it, and the whole file was refused as of unknown
+    format. Now the whole lines of up to 4 MB decide; the long line is an event or a reject."""
+    first = _LONG_FIRST_LINES[kind]
+    assert len(first) > 64 << 10
+    path = write(tmp_path / "access.log", [first, *web_lines(20)])
+    if compress:
+        path = tmp_path / "access.log.1.gz"
+        path.write_bytes(gzip.compress((tmp_path / "access.log").read_bytes()))
+        (tmp_path / "access.log").unlink()
+    report = ingest([path], tmp_path / "s", settle_seconds=0)
+    [result] = report.files
+    assert result.format == "combined" and not report.errors
+    assert (result.events, result.rejects) == ((21, 0) if kind == "long request" else (20, 1))
+    events = rows(tmp_path / "s").sort("line_no")
+    assert events["line_no"].to_list()[-20:] == list(range(2, 22))
+
+
 def _run_cli(args: list[str], fault: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     if fault:

@@ -304,12 +304,12 @@ def _read_file(path: Path, result: FileResult, batch: _Batch, index: CheckpointI
     else:
         start_offset, start_line, state = 0, 0, {}
         encoding = reader.detect_encoding(head)
-        sample = head.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
         fmt_name = forced
         if fmt_name is None:
-            fmt_name, _ = sniff(sample.split("\n"))
+            lines = reader.sniff_sample(path, compression, head, encoding)
+            fmt_name, _ = sniff(lines)
             if fmt_name is None:
-                first = sample.split("\n", 1)[0][:200]
+                first = lines[0][:200] if lines else ""
                 raise UnknownFormatError(
                     f"cannot tell the format from the first lines (first line: {first!r}); known formats: "
                     f"{', '.join(FORMATS)}; name one with --format", source=Location(name))

@@ -26,6 +26,10 @@ CHUNK_BYTES = 16 << 20
 MAX_LINE_BYTES = 16 << 20
 FINGERPRINT_BYTES = 4096
 SNIFF_BYTES = 64 << 10
+#: How far the format is looked for when the first lines are longer than SNIFF_BYTES.
+SNIFF_MAX_BYTES = 4 << 20
+#: Lines the format is judged on (a few of them whole is enough).
+SNIFF_MIN_LINES = 10
 KEPT_OVERSIZE_BYTES = 64 << 10
 
 #: What a decompressor raises on a corrupt or truncated stream.
@@ -102,6 +106,25 @@ def read_head(path: Path, compression: str | None, size: int = SNIFF_BYTES) -> b
             return reader.read(size)
         except DECOMPRESS_ERRORS as exc:
             raise IngestError(f"cannot decompress the start of the file: {exc}", source=Location(str(path))) from exc
+
+
+def sniff_sample(path: Path, compression: str | None, head: bytes, encoding: str) -> list[str]:
+    """Whole lines from the start of the file to tell its format by.
+
+    The head is 64 KB, and a first line can be longer: the zero bytes a crash leaves at the start
+    of a log file (delayed allocation), or a long request whose binary bytes are logged as `\\xHH`
+    (four characters each). Such a line filled the head, and the whole file was refused as of
+    unknown format. Where the head holds few whole lines, up to SNIFF_MAX_BYTES are read, and a
+    line cut off by the end of what was read is left out.
+    """
+    sample = head
+    if head.count(b"\n") < SNIFF_MIN_LINES and len(head) >= SNIFF_BYTES:
+        sample = read_head(path, compression, SNIFF_MAX_BYTES)
+    text = sample.decode(encoding, errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if len(sample) >= SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the read stopped inside it
+    return lines
 
 
 def fingerprint(head: bytes) -> tuple[str, int]:
