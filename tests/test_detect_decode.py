@@ -35,6 +35,10 @@ from secaware.detect.decode import DECODED_COLUMNS, decode_frame, decode_series,
         ("\\xC0\\xBC\\xD6\\xDD", False, "兰州"),
         ("%FF%FE%FD", False, "\ufffd\ufffd\ufffd"),  # neither: replacement characters, never an error
         ("..%c0%af..%c0%af", False, "..蜡..蜡"),  # overlong UTF-8 is no slash (it reads as GB18030 here)
+        # Apache's escape of a double quote (nginx writes \x22): the quote the application received
+        ('x=O:8:\\"stdClass\\":0:{}', True, 'x=O:8:"stdClass":0:{}'),
+        ('SYSTEM \\"file:///etc/passwd\\"', False, 'SYSTEM "file:///etc/passwd"'),
+        ('%5C%22', False, '\\"'),  # decoded from percent-escapes: not Apache's escape, left as it is
         # HTML character references, decimal and hex, with or without the semicolon
         ("&#60;script&#x3e;", False, "<script>"),
         ("&#x3C&#X3E", False, "<>"),
@@ -98,7 +102,8 @@ def test_a_column_of_random_escapes_decodes_as_each_value_does() -> None:
 
     rng = random.Random(5)
     pieces = ["%", "%2", "%25", "%41", "%4", "1", "a", "F", "+", "&#", "60;", "x3c", "\\x", "\\xE5", "%E5%85%B0",
-              "%C0%BC", "%c0%af", "%u", "%u0041", "u0041", "兰", "é", " ", "%FF", "%2B", "%26%23", "%5Cx41", ""]
+              "%C0%BC", "%c0%af", "%u", "%u0041", "u0041", "兰", "é", " ", "%FF", "%2B", "%26%23", "%5Cx41", "",
+              '\\"', "\\", '"']
     values = ["".join(rng.choices(pieces, k=rng.randint(0, 8))) for _ in range(20_000)]
     column = pl.Series(values, dtype=pl.String)
     for plus in (True, False):
