@@ -35,6 +35,10 @@ from secaware.detect.decode import DECODED_COLUMNS, decode_frame, decode_series,
         ("\\xC0\\xBC\\xD6\\xDD", False, "兰州"),
         ("%FF%FE%FD", False, "\ufffd\ufffd\ufffd"),  # neither: replacement characters, never an error
         ("..%c0%af..%c0%af", False, "..蜡..蜡"),  # overlong UTF-8 is no slash (it reads as GB18030 here)
+        # a stray high byte never swallows the ASCII letter after it, as a GB18030 reading would
+        ("1%a0union%a0select%a0password", False, "1\ufffdunion\ufffdselect\ufffdpassword"),
+        ("%81%30%81%30or", False, "\ufffd0\ufffd0or"),  # GB18030's four bytes hold digits
+        ("kw=%C0%BC%D6%DD%a0x", True, "kw=\ufffd\ufffd\ufffd\u0760x"),  # all bytes high: may pair up
         # Apache's escape of a double quote (nginx writes \x22): the quote the application received
         ('x=O:8:\\"stdClass\\":0:{}', True, 'x=O:8:"stdClass":0:{}'),
         ('SYSTEM \\"file:///etc/passwd\\"', False, 'SYSTEM "file:///etc/passwd"'),

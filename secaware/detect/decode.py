@@ -60,13 +60,29 @@ _ENTITY = re.compile(r"&#(?:[xX]([0-9A-Fa-f]{1,6})|([0-9]{1,7}));?")
 
 
 def _text(data: bytes) -> str:
-    """Bytes to text: UTF-8, else GB18030 (Chinese government forms still post GBK), else lossy."""
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    """Bytes to text: UTF-8, else GB18030 (Chinese government forms still post GBK), else lossy.
+
+    GB18030 is taken only where it keeps every ASCII byte a character of its own. Its two-byte
+    characters may end in an ASCII letter (0x40-0x7E) and its four-byte ones hold digits, so one
+    stray high byte would swallow the letter after it: `%a0union%a0select%a0password` read as
+    GB18030 hides every keyword (`?nion?elect?assword`). The GBK of real forms (GB2312's common
+    characters, both bytes high) is unaffected; anything else is read as UTF-8 with each invalid
+    byte replaced, which never touches an ASCII byte.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and len(text.encode("ascii", "ignore")) == len(data.translate(None, _HIGH_BYTES)):
+        return text
     return data.decode("utf-8", errors="replace")
+
+
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 def _entity(m: re.Match[str]) -> str:
