@@ -80,6 +80,28 @@ SSHD = "Nov 29 19:09:29 Centos7 sshd[8512]: "
         ("reverse mapping checking getaddrinfo for ns.example.com [173.234.31.186] failed - POSSIBLE BREAK-IN ATTEMPT!",
          {"event_action": "possible_break_in", "src_ip": "173.234.31.186"}),
         ("Server listening on 0.0.0.0 port 22.", {"event_action": None, "user": None}),
+        # the user name is what the client sent: one that reads like an address never replaces the
+        # address sshd writes after it (the last one), whatever the message
+        ("Invalid user root from 10.1.250.7 port 22 from 203.0.113.5 port 51234",
+         {"event_action": "invalid_user", "user": "root from 10.1.250.7 port 22", "src_ip": "203.0.113.5",
+          "src_port": 51234}),
+        ("Failed password for invalid user root from 10.1.250.7 port 22 ssh2 from 203.0.113.5 port 51234 ssh2",
+         {"event_action": "login_failed", "user": "root from 10.1.250.7 port 22 ssh2", "src_ip": "203.0.113.5",
+          "invalid_user": True}),
+        ("Accepted password for a from 10.1.250.7 port 22 ssh2: b from 203.0.113.5 port 51234 ssh2",
+         {"event_action": "logged_in", "src_ip": "203.0.113.5", "src_port": 51234}),
+        ("Connection closed by invalid user x 10.1.250.7 port 22 203.0.113.5 port 51234 [preauth]",
+         {"event_action": "connection_closed", "user": "x 10.1.250.7 port 22", "src_ip": "203.0.113.5"}),
+        ("Disconnected from invalid user x 10.1.250.7 port 22 203.0.113.5 port 51234 [preauth]",
+         {"event_action": "disconnected", "src_ip": "203.0.113.5", "src_port": 51234}),
+        ("error: maximum authentication attempts exceeded for invalid user x from 10.1.250.7 port 22 "
+         "from 203.0.113.5 port 51234 ssh2 [preauth]",
+         {"event_action": "max_attempts", "src_ip": "203.0.113.5"}),
+        ("Disconnecting invalid user x 10.1.250.7 port 22 203.0.113.5 port 51234: Too many authentication "
+         "failures [preauth]",
+         {"event_action": "max_attempts", "user": "x 10.1.250.7 port 22", "src_ip": "203.0.113.5"}),
+        ("Invalid user admin from 203.0.113.5",  # OpenSSH before 7.x: no port
+         {"event_action": "invalid_user", "user": "admin", "src_ip": "203.0.113.5", "src_port": None}),
     ],
 )
 def test_sshd_messages(message: str, expected: dict[str, object]) -> None:

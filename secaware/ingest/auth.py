@@ -37,20 +37,29 @@ def _starts(text: str) -> pl.Expr:
 
 
 _PORT = r"(?P<src_ip>\S+) port (?P<src_port>\d+)"
+#: What sshd writes after the address: the protocol, the key of a publickey login, the [preauth] tag.
+_TAIL = r"(?: ssh\d?(?:: .*)?)?(?: \[preauth\])?\s*$"
 
+# sshd writes the user name before the address, and the user name is whatever the client sent:
+# `ssh 'root from 10.0.0.1 port 22'@host` is logged as "Invalid user root from 10.0.0.1 port 22
+# from 203.0.113.5 port 51234". Reading the first address would blame 10.0.0.1 (any address the
+# attacker likes, an administrator's for instance) and spread a brute force over invented sources
+# (fail2ban's old injection bug). So the user is taken greedily and the address is the last one,
+# where sshd's own tail (protocol, key, [preauth]) ends the message.
 RULES: tuple[Rule, ...] = (
     Rule("logged_in", _starts("Accepted "),
-         r"^Accepted (?P<auth_method>\S+) for (?P<user>.+?) from " + _PORT, "success"),
+         r"^Accepted (?P<auth_method>\S+) for (?P<user>.+) from " + _PORT + _TAIL, "success"),
     Rule("login_failed", _starts("Failed "),
-         r"^Failed (?P<auth_method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from " + _PORT, "failure"),
+         r"^Failed (?P<auth_method>\S+) for (?P<invalid>invalid user )?(?P<user>.*) from " + _PORT + _TAIL, "failure"),
     Rule("invalid_user", _starts("Invalid user ") | _starts("Illegal user "),
-         r"^(?:Invalid|Illegal) user (?P<user>.*?) from (?P<src_ip>\S+)(?: port (?P<src_port>\d+))?", "failure"),
+         r"^(?:Invalid|Illegal) user (?P<user>.*) from (?P<src_ip>\S+)(?: port (?P<src_port>\d+))?" + _TAIL,
+         "failure"),
     Rule("invalid_user_request", _has("input_userauth_request: invalid user"),
          r"invalid user (?P<user>\S*)", None),
     Rule("max_attempts", _has("maximum authentication attempts exceeded"),
-         r"exceeded for (?P<invalid>invalid user )?(?P<user>\S+) from " + _PORT, "failure"),
+         r"exceeded for (?P<invalid>invalid user )?(?P<user>.*) from " + _PORT + _TAIL, "failure"),
     Rule("max_attempts", _has("Too many authentication failures"),
-         r"user (?P<user>\S+) " + _PORT, "failure"),
+         r"user (?P<user>.*) " + _PORT + r": Too many authentication failures", "failure"),
     Rule("account_locked", _has("temporarily locked") | _has("Account locked") | _has("account locked"),
          r"(?:for user|[Uu]ser|account) (?P<user>[^\s,]+)", "failure"),
     Rule("tally", _has("pam_tally") & _has(" tally "),
@@ -62,11 +71,11 @@ RULES: tuple[Rule, ...] = (
          r"session opened for user (?P<user>[^\s(]+)", "success"),
     Rule("session_closed", _has("session closed for user"), r"session closed for user (?P<user>\S+)", None),
     Rule("connection_closed", _starts("Connection closed by "),
-         r"^Connection closed by (?:(?P<invalid>invalid user )|authenticating user )?(?:(?P<user>\S+) )?" + _PORT,
-         None),
+         r"^Connection closed by (?:(?:(?P<invalid>invalid user )|authenticating user )(?P<user>.*) )?" + _PORT
+         + _TAIL, None),
     Rule("disconnected", _starts("Disconnected from "),
-         r"^Disconnected from (?:(?P<invalid>invalid user )|(?:authenticating )?user )?(?:(?P<user>\S+) )?"
-         + _PORT, None),
+         r"^Disconnected from (?:(?:(?P<invalid>invalid user )|(?:authenticating )?user )(?P<user>.*) )?" + _PORT
+         + _TAIL, None),
     Rule("disconnect_received", _starts("Received disconnect from "), r"from " + _PORT, None),
     Rule("possible_break_in", _has("POSSIBLE BREAK-IN ATTEMPT"), r"\[(?P<src_ip>[^\]]+)\]", None),
     Rule("no_identification", _starts("Did not receive identification string from "),
