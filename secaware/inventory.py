@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from secaware import prefectures
+from secaware import prefectures, yamlfile
 from secaware.errors import SecawareError
 from secaware.resources import bundled
 
@@ -71,7 +71,7 @@ class Inventory:
         return [g if os.path.isabs(g) else str(self.base / g) for g in system.logs]
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(yamlfile.Loader):
     """Records the line of every mapping so errors can point at the entry."""
 
 
@@ -98,7 +98,7 @@ def load_inventory(path: str | Path | None = None) -> Inventory:
     """
     path = Path(path) if path is not None else default_path()
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # a SafeLoader: no tags run code
+        data = yamlfile.load(path.read_text(encoding="utf-8"), _LineLoader, str(path))
     except OSError as exc:
         raise SecawareError(f"{path}: cannot read the inventory: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

@@ -239,6 +239,9 @@ def test_allowlisted_scanner_alerts_are_kept_but_suppressed(site, tmp_path: Path
     ("scanners:\n  - name: rsas\n", "scanners entry 1: needs 'address:'"),
     ("scanners:\n  - 10.9.9.9\n  - {address: 10.1.1.1, until: someday}\n", "scanners entry 2: 'until' must be"),
     ("scanners:\n  - {address: 10.1.1.1, port: 80}\n", "unknown key(s) port"),
+    # a date that does not exist was a bare ValueError (a traceback, no line)
+    ("scanners:\n  - address: 10.1.1.1\n    until: 2026-13-45\n", "scanners entry 1: 'until' must be a date"),
+    ("scanners: " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply"),
 ])
 def test_a_bad_allowlist_entry_is_named_with_the_fix(site, tmp_path: Path, text: str, message: str) -> None:
     store, rules, logs = site

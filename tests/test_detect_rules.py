@@ -54,6 +54,22 @@ def test_broken_files_and_unknown_fields_are_named_and_the_rest_compiles(tmp_pat
     assert reasons["unknownfield.yml"] == "uses fields the events table does not have: cs-cookie-jar"
 
 
+def test_a_date_that_does_not_exist_fails_its_file_with_the_line_not_the_run(tmp_path: Path) -> None:
+    """PyYAML turns `date: 2026-13-45` into a bare ValueError while pySigma reads the file: it stopped
+    `rules check` and `detect` for every rule. Now that file fails, naming the line, as nesting too
+    deep to read does, and the other rules compile."""
+    (tmp_path / "good.yml").write_text(WEB_RULE)
+    (tmp_path / "baddate.yml").write_text(WEB_RULE.replace("status: experimental", "date: 2026-13-45"))
+    (tmp_path / "deep.yml").write_text("title: " + "[" * 3000 + "]" * 3000 + "\n")
+    result = compile_rules([tmp_path])
+    assert [r.title for r in result.rules] == ["SQL injection in the query string"]
+    reasons = {Path(f).name: reason for f, reason in result.failed}
+    assert set(reasons) == {"baddate.yml", "deep.yml"}
+    assert "'2026-13-45' is not a real date" in reasons["baddate.yml"] and "line 4" in reasons["baddate.yml"]
+    assert "baddate.yml" in reasons["baddate.yml"]
+    assert "nested too deeply" in reasons["deep.yml"]
+
+
 def test_a_regex_the_engine_cannot_compile_fails_its_rule_not_the_run(tmp_path: Path) -> None:
     """pySigma accepts a regex Rust's regex engine rejects (nested 300 deep: Rust stops at 250); found
     when compiling, it is that rule's failure, and the other rules run."""

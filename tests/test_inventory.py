@@ -64,6 +64,8 @@ def test_entries_keep_their_keys_and_names_resolve(tmp_path: Path) -> None:
     (("id: ts-oa", "id: lz-portal"), 12, "id is also used by the system at line 2"),
     (('management: ["10.8.0.0/24"]', 'management: ["10.8.0.0/33"]'), 2, "management entry '10.8.0.0/33'"),
     (("online_since: 2019-06-01", "online_since: soon"), 2, "online_since 'soon' must be a date"),
+    # a date that does not exist was a bare ValueError from PyYAML that stopped the run
+    (("online_since: 2019-06-01", "online_since: 2019-02-30"), 2, "online_since '2019-02-30' must be a date"),
 ])
 def test_a_bad_entry_is_named_with_its_line_and_the_fix(tmp_path: Path, change: tuple[str, str], line: int,
                                                         message: str) -> None:
@@ -82,6 +84,9 @@ def test_an_unreadable_inventory_is_an_error_naming_the_file(tmp_path: Path) -> 
     (tmp_path / "broken.yaml").write_text("systems: [\n")
     with pytest.raises(SecawareError, match=r"broken\.yaml: not valid YAML"):
         load_inventory(tmp_path / "broken.yaml")
+    (tmp_path / "deep.yaml").write_text("systems: " + "[" * 3000 + "]" * 3000 + "\n")
+    with pytest.raises(SecawareError, match=r"deep\.yaml: not valid YAML: nested too deeply"):
+        load_inventory(tmp_path / "deep.yaml")
 
 
 def test_events_are_attributed_by_file_then_name_then_address(tmp_path: Path) -> None:

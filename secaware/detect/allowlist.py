@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from secaware import yamlfile
 from secaware.detect.backend import in_network
 from secaware.errors import SecawareError
 
@@ -48,7 +49,7 @@ def load_allowlist(path: str | Path) -> list[AllowEntry]:
     """Entries of an allowlist file; any mistake is an error naming the file, the entry and the fix."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.load(path.read_text(encoding="utf-8"), name=str(path))
     except OSError as exc:
         raise SecawareError(f"{path}: cannot read the allowlist: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

@@ -26,6 +26,7 @@ from sigma.rule import SigmaRule
 from sigma.rule.base import SigmaRuleBase
 from sigma.types import SigmaRegularExpression, SigmaString
 
+from secaware import yamlfile
 from secaware.detect.backend import IPV4_NUMBERS, KEYWORD_COLUMN, PolarsBackend
 from secaware.detect.logsource import Scope, scope_of
 from secaware.detect.prefilter import Terms, necessary_terms, terms_suffice
@@ -179,6 +180,9 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
                                                       resolve_references=False).rules)
         except (SigmaError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
             result.failed.append((str(path), f"not a readable Sigma rule file: {exc}".replace("\n", " ")))
+        except (ValueError, RecursionError) as exc:  # a date that does not exist, nesting: PyYAML's bare errors
+            said = yamlfile.mistake(path.read_text(encoding="utf-8"), str(path)) or str(exc)
+            result.failed.append((str(path), f"not a readable Sigma rule file: {said}"))
     good = [r for r in loaded if not r.errors]
     for rule in loaded:
         if rule.errors:
