@@ -117,3 +117,19 @@ def test_only_rules_spelling_encoded_text_are_run_on_the_logged_text(tmp_path: P
                                                          "0e2c3b1a-5d6f-4a7b-8c9d-0e1f2a3b4c60"))
     encoded = {Path(r.file).name: r.encoded for r in compile_rules([tmp_path]).rules}
     assert encoded == {"enc.yml": True, "re.yml": False, "re_enc.yml": True, "plain.yml": False}
+
+
+def test_rules_check_prints_the_reason_once_without_re2s_own_stderr_lines(tmp_path: Path) -> None:
+    """pySigma checks regular expressions with RE2, whose C++ library printed its own copy of the
+    error on stderr (with an absl logging warning): the rule's reason, once, is what is shown."""
+    import subprocess
+    import sys
+
+    (tmp_path / "good.yml").write_text(WEB_RULE)
+    (tmp_path / "lookbehind.yml").write_text(WEB_RULE.replace("cs-uri-query|contains: 'union select'",
+                                                              "cs-uri-query|re: '(?<=admin)\\d+'"))
+    done = subprocess.run([sys.executable, "-m", "secaware", "rules", "check", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "lookbehind.yml" in done.stdout and "invalid perl operator" in done.stdout
+    assert "re2.cc" not in done.stderr and "absl" not in done.stderr, done.stderr

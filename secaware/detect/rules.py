@@ -8,8 +8,12 @@ field, rather than compiled into a predicate that silently never matches.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Iterable
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -154,6 +158,39 @@ def _cannot_evaluate(predicate: pl.Expr, probe: pl.DataFrame) -> str | None:
     return None
 
 
+#: Lines RE2's C++ library prints itself when pySigma checks a regular expression it rejects.
+_RE2_NOISE = ("re2.cc:", "absl::InitializeLog()")
+
+
+@contextlib.contextmanager
+def _without_re2_noise() -> Iterator[None]:
+    """pySigma checks each regular expression with RE2, whose C++ library prints its own copy of
+    every error on stderr ("re2.cc:242] Error parsing ...", after a warning that logging is not
+    set up): `rules check` looked broken where one rule had a look-behind. The rule's failure
+    already gives the reason, so those lines are dropped; anything else written meanwhile is
+    passed on."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not any(mark in line for mark in _RE2_NOISE)]
+            if kept:
+                sys.stderr.write("".join(kept))
+
+
 def _where(rule: SigmaRuleBase) -> str:
     source = getattr(rule, "source", None)
     return str(source.path) if source is not None and source.path else str(rule.title)
@@ -176,8 +213,9 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
     for path in rule_files(paths):
         result.files.append(str(path))
         try:
-            loaded.extend(SigmaCollection.load_ruleset([str(path)], collect_errors=True,
-                                                      resolve_references=False).rules)
+            with _without_re2_noise():
+                loaded.extend(SigmaCollection.load_ruleset([str(path)], collect_errors=True,
+                                                          resolve_references=False).rules)
         except (SigmaError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
             result.failed.append((str(path), f"not a readable Sigma rule file: {exc}".replace("\n", " ")))
         except (ValueError, RecursionError) as exc:  # a date that does not exist, nesting: PyYAML's bare errors
