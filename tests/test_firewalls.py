@@ -333,6 +333,41 @@ def test_hillstone_variants(line: str, expected: dict[str, Any]) -> None:
     assert subset(r, expected) == expected
 
 
+HILLSTONE_HEAD = "<190>Nov 23 01:26:00 1304415172004314(root) 44243624 "
+HILLSTONE_END = ("send packets 24,send bytes 1589,receive packets 183,receive bytes 60952,start time 2026-11-23 "
+                 "01:24:44,close time 2026-11-23 01:26:00,session end,TCP FIN")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # user and host names are chosen by users: "deny" in them is no verdict
+        ("Traffic@FLOW: SESSION: 221.7.146.164:23288->10.2.1.10:443(TCP), application HTTPS, interface ethernet0/1, "
+         f"vr trust-vr, policy 2, user deny@local, host -, {HILLSTONE_END}",
+         {"action": "allow", "event_action": "session_deleted", "user": "deny"}),
+        ("Traffic@FLOW: SESSION: 221.7.146.164:23288->10.2.1.10:443(TCP), application HTTPS, interface ethernet0/1, "
+         f"vr trust-vr, policy 2, user -@-, host denied-pc, {HILLSTONE_END}",
+         {"action": "allow", "event_action": "session_deleted"}),
+        # a quoted name (what a client typed at the login prompt) is neither a verdict nor phrases
+        ('Event@MGMT: Admin user "deny" logined through SSH, from 172.16.30.4:62434 to 172.16.100.100:22(TCP)',
+         {"action": None, "event_action": "event_mgmt"}),
+        ('Event@MGMT: Admin user "x, policy 99, user root" logined through SSH, from 172.16.30.4:62434 to '
+         "172.16.100.100:22(TCP)",
+         {"policy": None, "user": None, "event_action": "event_mgmt",
+          "message": 'Admin user "x, policy 99, user root" logined through SSH, from 172.16.30.4:62434 to '
+                     "172.16.100.100:22(TCP)"}),
+        # the device's own verdict still counts, with a NUL some relays leave at the end
+        ("Traffic@FLOW: SESSION: 185.242.226.244:22320->10.2.1.11:1433(TCP), interface ethernet0/1, vr trust-vr, "
+         "policy 16, user deny@local, host -, mac 0000.0000.0000, policy deny\x00",
+         {"action": "deny", "event_action": "deny", "policy": "16"}),
+    ],
+)
+def test_hillstone_user_text_never_sets_the_verdict(body: str, expected: dict[str, Any]) -> None:
+    r = row(HILLSTONE_HEAD + body)
+    assert r["source"] == "hillstone"
+    assert subset(r, expected) == expected
+
+
 def test_hillstone_truncated_session_is_an_event_with_a_warning() -> None:
     r = row("<190>Sep 25 15:11:42 1304415172004335(root) 44243624 Traffic@FLOW: SESSION: 2.240.148.244:80")
     assert (r["source"], r["src_ip"]) == ("hillstone", None)
