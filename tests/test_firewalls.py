@@ -276,6 +276,36 @@ def test_h3c_filter_and_other_messages(line: str, expected: dict[str, Any]) -> N
     assert subset(r, expected) == expected
 
 
+H3C_HEAD = "<190>Nov 23 00:09:44 2026 FW %%10"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # a login message is prose around a client-chosen user name: nothing in it is read as a pair
+        ("SSHS/6/SSHS_AUTH_FAIL: SSH user a;SrcIPAddr(1003)=10.1.250.7;DstPort(1008)=1; failed to pass password "
+         "authentication from 203.0.113.5.",
+         {"src_ip": None, "dst_port": None, "event_action": "sshs_auth_fail"}),
+        # a value holding a pair (H3C does not escape `;`): the id is there twice, neither is taken
+        ("UFLT/6/UFLT_MATCH_IPV4_LOG: Protocol(1001)=TCP;Application(1002)=http;UserName(1113)=x;"
+         "SrcIPAddr(1003)=10.1.250.7;;SrcIPAddr(1003)=10.1.1.5;SrcPort(1004)=5000;DstIPAddr(1007)=203.0.113.5;"
+         "DstPort(1008)=80;URL(1093)=evil.com/;Action(1053)=Permit;",
+         {"src_ip": None, "src_port": 5000, "dst_ip": "203.0.113.5", "user": "x",
+          "parse_warning": "h3c: a field id appears more than once (text inside a value?); those fields are left "
+                           "empty"}),
+        ("FILTER/6/FILTER_ZONE_IPV4_EXECUTION: SrcZoneName(1025)=Untrust;DstZoneName(1035)=DMZ;Type(1067)=ACL;"
+         "SecurityPolicy(1072)=p;RuleID(1078)=1;Protocol(1001)=TCP;Application(1002)=ssh;"
+         "SrcIPAddr(1003)=89.248.165.100;SrcPort(1004)=16060;DstIPAddr(1007)=61.178.103.10;DstPort(1008)=22;"
+         "MatchCount(1069)=1;Event(1048)=Permit;Event(1048)=Deny;",
+         {"action": None, "src_ip": "89.248.165.100"}),
+    ],
+)
+def test_h3c_text_that_imitates_pairs_is_not_read_as_them(body: str, expected: dict[str, Any]) -> None:
+    r = row(H3C_HEAD + body)
+    assert r["source"] == "h3c"
+    assert subset(r, expected) == expected
+
+
 def test_h3c_truncated_body_keeps_only_complete_values() -> None:
     r = row("<6> Dec 01 16:15:43 2019 H3C %%10session/6/SESSION_IPV4_FLOW: Protocol(1001)=TCP;"
             "SrcIPAddr(1003)=192.168.")
