@@ -451,6 +451,30 @@ def test_sangfor_variants(message: str, expected: dict[str, Any]) -> None:
     assert subset(r, expected) == expected
 
 
+SANGFOR_TWICE = "sangfor: a key appears more than once (text inside a value?); it is left empty"
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # a user name holding a pair, ahead of the real one: neither address is taken
+        ("日志类型:服务控制或应用控制, 用户:x, 源IP:10.1.250.7, 源IP:203.0.113.5, 源端口:1, 目的IP:10.1.1.1, "
+         "目的端口:80, 应用类型:Other, 应用名称:any, 系统动作:拒绝",
+         {"src_ip": None, "user": "x", "dst_ip": "10.1.1.1", "action": "deny", "parse_warning": SANGFOR_TWICE}),
+        # a URL ending in a verdict, ahead of the real one
+        ("日志类型:网站访问, 用户:(null), 源IP:203.0.113.5, 目的IP:10.1.1.1, URL:www.x.com/a, 系统动作:允许, "
+         "系统动作:拒绝",
+         {"action": None, "src_ip": "203.0.113.5", "parse_warning": SANGFOR_TWICE}),
+        ("日志类型:用户认证, 用户:admin, IP地址:10.1.250.7, IP地址:203.0.113.5",
+         {"src_ip": None, "user": "admin", "event_action": "user_auth", "parse_warning": SANGFOR_TWICE}),
+    ],
+)
+def test_sangfor_key_written_twice_is_left_empty(message: str, expected: dict[str, Any]) -> None:
+    r = row(f"<134>Dec  1 18:37:58 localhost fwlog: {message}")
+    assert r["source"] == "sangfor"
+    assert subset(r, expected) == expected
+
+
 @pytest.mark.write_disk
 def test_sangfor_gbk_file_through_the_pipeline(tmp_path: Path) -> None:
     path = tmp_path / "sangfor.log"
