@@ -206,6 +206,33 @@ def test_huawei_policy_and_other_messages(line: str, expected: dict[str, Any]) -
     assert subset(r, expected) == expected
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # VRP does not quote the user name a client sent: its `,SourceIP=` is no address of the event
+        ("%%01SSH/5/SSH_USER_LOGIN_FAIL(s):The SSH user failed to login. (ServiceType=stelnet, FailedReason=Password "
+         "authentication failed, UserName=admin,SourceIP=10.1.250.7, UserAddress=203.0.113.5, LocalAddress=10.1.1.1, "
+         "VPNInstanceName=.)",
+         {"src_ip": None, "user": None, "event_action": "ssh_user_login_fail"}),
+        # a URL the client requested is not the firewall's NAT or time
+        ('%%01URL/4/FILTER(l):A URL was filtered. (SyslogId=1, SrcIp=10.1.1.10, DstIp=203.0.113.5, '
+         'Page="evil.com/a,SourceNatIP=9.9.9.9,EndTime=1,x", Action=Block)',
+         {"nat_src_ip": None, "parse_warning": None, "event_action": "filter"}),
+        # a key twice in a session body: neither is taken
+        ("%%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp,SourceIP=1.1.1.1,DestinationIP=2.2.2.2,"
+         "SourcePort=6182,DestinationPort=443,BeginTime=1795364372,EndTime=1795364384,SendPkts=1,SendBytes=72,"
+         "RcvPkts=1,RcvBytes=131,UserName=a,SourceIP=10.1.250.7,PolicyName=web.",
+         {"src_ip": None, "dst_ip": "2.2.2.2", "action": "allow"}),
+    ],
+)
+def test_huawei_text_that_imitates_pairs_is_not_read_as_them(body: str, expected: dict[str, Any]) -> None:
+    r = row(f"2026-11-23 02:25:04 USG6300 {body}")
+    assert r["source"] == "huawei_usg"
+    assert subset(r, expected) == expected
+    if expected.get("src_ip", "") is None and r["program"] == "SECLOG":
+        assert "appears more than once" in r["parse_warning"]
+
+
 def test_huawei_truncated_body_stays_an_event_with_a_warning() -> None:
     r = row("2018-10-05 10:52:13 USG6300 %%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp,SourceIP=1.1.1.1,"
             "DestinationIP=2.2.2.2,SourcePort=61")
