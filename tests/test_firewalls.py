@@ -214,10 +214,18 @@ def test_huawei_policy_and_other_messages(line: str, expected: dict[str, Any]) -
          "authentication failed, UserName=admin,SourceIP=10.1.250.7, UserAddress=203.0.113.5, LocalAddress=10.1.1.1, "
          "VPNInstanceName=.)",
          {"src_ip": None, "user": None, "event_action": "ssh_user_login_fail"}),
-        # a URL the client requested is not the firewall's NAT or time
+        # a URL the client requested is not the firewall's NAT or time; the flow's own addresses are read
         ('%%01URL/4/FILTER(l):A URL was filtered. (SyslogId=1, SrcIp=10.1.1.10, DstIp=203.0.113.5, '
          'Page="evil.com/a,SourceNatIP=9.9.9.9,EndTime=1,x", Action=Block)',
-         {"nat_src_ip": None, "parse_warning": None, "event_action": "filter"}),
+         {"nat_src_ip": None, "parse_warning": None, "event_action": "filter", "src_ip": "10.1.1.10",
+          "dst_ip": "203.0.113.5"}),
+        # an IPS alert keeps its flow; text in its quoted fields is not read as pairs
+        ('%%01IPS/4/DETECT(l):An intrusion was detected. (SyslogId=1, VSys="public", Policy="trust-untrust", '
+         'SrcIp=203.0.113.5, DstIp=10.1.1.10, SrcPort=51234, DstPort=80, SrcZone=untrust, DstZone=trust, '
+         'User="unknown", Protocol=TCP, Application="HTTP", Profile="ips", SignName="x, SrcIp=10.1.250.7", '
+         'SignId=1000, EventNum=1, Target=server, Severity=high, Action=Alert)',
+         {"src_ip": "203.0.113.5", "dst_ip": "10.1.1.10", "src_port": 51234, "dst_port": 80, "protocol": "tcp",
+          "user": None, "app": None, "policy": None, "parse_warning": None, "event_action": "detect"}),
         # a key twice in a session body: neither is taken
         ("%%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp,SourceIP=1.1.1.1,DestinationIP=2.2.2.2,"
          "SourcePort=6182,DestinationPort=443,BeginTime=1795364372,EndTime=1795364384,SendPkts=1,SendBytes=72,"
