@@ -206,6 +206,41 @@ def test_huawei_policy_and_other_messages(line: str, expected: dict[str, Any]) -
     assert subset(r, expected) == expected
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # VRP does not quote the user name a client sent: its `,SourceIP=` is no address of the event
+        ("%%01SSH/5/SSH_USER_LOGIN_FAIL(s):The SSH user failed to login. (ServiceType=stelnet, FailedReason=Password "
+         "authentication failed, UserName=admin,SourceIP=10.1.250.7, UserAddress=203.0.113.5, LocalAddress=10.1.1.1, "
+         "VPNInstanceName=.)",
+         {"src_ip": None, "user": None, "event_action": "ssh_user_login_fail"}),
+        # a URL the client requested is not the firewall's NAT or time; the flow's own addresses are read
+        ('%%01URL/4/FILTER(l):A URL was filtered. (SyslogId=1, SrcIp=10.1.1.10, DstIp=203.0.113.5, '
+         'Page="evil.com/a,SourceNatIP=9.9.9.9,EndTime=1,x", Action=Block)',
+         {"nat_src_ip": None, "parse_warning": None, "event_action": "filter", "src_ip": "10.1.1.10",
+          "dst_ip": "203.0.113.5"}),
+        # an IPS alert keeps its flow; text in its quoted fields is not read as pairs
+        ('%%01IPS/4/DETECT(l):An intrusion was detected. (SyslogId=1, VSys="public", Policy="trust-untrust", '
+         'SrcIp=203.0.113.5, DstIp=10.1.1.10, SrcPort=51234, DstPort=80, SrcZone=untrust, DstZone=trust, '
+         'User="unknown", Protocol=TCP, Application="HTTP", Profile="ips", SignName="x, SrcIp=10.1.250.7", '
+         'SignId=1000, EventNum=1, Target=server, Severity=high, Action=Alert)',
+         {"src_ip": "203.0.113.5", "dst_ip": "10.1.1.10", "src_port": 51234, "dst_port": 80, "protocol": "tcp",
+          "user": None, "app": None, "policy": None, "parse_warning": None, "event_action": "detect"}),
+        # a key twice in a session body: neither is taken
+        ("%%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp,SourceIP=1.1.1.1,DestinationIP=2.2.2.2,"
+         "SourcePort=6182,DestinationPort=443,BeginTime=1795364372,EndTime=1795364384,SendPkts=1,SendBytes=72,"
+         "RcvPkts=1,RcvBytes=131,UserName=a,SourceIP=10.1.250.7,PolicyName=web.",
+         {"src_ip": None, "dst_ip": "2.2.2.2", "action": "allow"}),
+    ],
+)
+def test_huawei_text_that_imitates_pairs_is_not_read_as_them(body: str, expected: dict[str, Any]) -> None:
+    r = row(f"2026-11-23 02:25:04 USG6300 {body}")
+    assert r["source"] == "huawei_usg"
+    assert subset(r, expected) == expected
+    if expected.get("src_ip", "") is None and r["program"] == "SECLOG":
+        assert "appears more than once" in r["parse_warning"]
+
+
 def test_huawei_truncated_body_stays_an_event_with_a_warning() -> None:
     r = row("2018-10-05 10:52:13 USG6300 %%01SECLOG/6/SESSION_TEARDOWN(l):IPVer=4,Protocol=tcp,SourceIP=1.1.1.1,"
             "DestinationIP=2.2.2.2,SourcePort=61")
@@ -276,6 +311,36 @@ def test_h3c_filter_and_other_messages(line: str, expected: dict[str, Any]) -> N
     assert subset(r, expected) == expected
 
 
+H3C_HEAD = "<190>Nov 23 00:09:44 2026 FW %%10"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # a login message is prose around a client-chosen user name: nothing in it is read as a pair
+        ("SSHS/6/SSHS_AUTH_FAIL: SSH user a;SrcIPAddr(1003)=10.1.250.7;DstPort(1008)=1; failed to pass password "
+         "authentication from 203.0.113.5.",
+         {"src_ip": None, "dst_port": None, "event_action": "sshs_auth_fail"}),
+        # a value holding a pair (H3C does not escape `;`): the id is there twice, neither is taken
+        ("UFLT/6/UFLT_MATCH_IPV4_LOG: Protocol(1001)=TCP;Application(1002)=http;UserName(1113)=x;"
+         "SrcIPAddr(1003)=10.1.250.7;;SrcIPAddr(1003)=10.1.1.5;SrcPort(1004)=5000;DstIPAddr(1007)=203.0.113.5;"
+         "DstPort(1008)=80;URL(1093)=evil.com/;Action(1053)=Permit;",
+         {"src_ip": None, "src_port": 5000, "dst_ip": "203.0.113.5", "user": "x",
+          "parse_warning": "h3c: a field id appears more than once (text inside a value?); those fields are left "
+                           "empty"}),
+        ("FILTER/6/FILTER_ZONE_IPV4_EXECUTION: SrcZoneName(1025)=Untrust;DstZoneName(1035)=DMZ;Type(1067)=ACL;"
+         "SecurityPolicy(1072)=p;RuleID(1078)=1;Protocol(1001)=TCP;Application(1002)=ssh;"
+         "SrcIPAddr(1003)=89.248.165.100;SrcPort(1004)=16060;DstIPAddr(1007)=61.178.103.10;DstPort(1008)=22;"
+         "MatchCount(1069)=1;Event(1048)=Permit;Event(1048)=Deny;",
+         {"action": None, "src_ip": "89.248.165.100"}),
+    ],
+)
+def test_h3c_text_that_imitates_pairs_is_not_read_as_them(body: str, expected: dict[str, Any]) -> None:
+    r = row(H3C_HEAD + body)
+    assert r["source"] == "h3c"
+    assert subset(r, expected) == expected
+
+
 def test_h3c_truncated_body_keeps_only_complete_values() -> None:
     r = row("<6> Dec 01 16:15:43 2019 H3C %%10session/6/SESSION_IPV4_FLOW: Protocol(1001)=TCP;"
             "SrcIPAddr(1003)=192.168.")
@@ -333,6 +398,41 @@ def test_hillstone_variants(line: str, expected: dict[str, Any]) -> None:
     assert subset(r, expected) == expected
 
 
+HILLSTONE_HEAD = "<190>Nov 23 01:26:00 1304415172004314(root) 44243624 "
+HILLSTONE_END = ("send packets 24,send bytes 1589,receive packets 183,receive bytes 60952,start time 2026-11-23 "
+                 "01:24:44,close time 2026-11-23 01:26:00,session end,TCP FIN")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # user and host names are chosen by users: "deny" in them is no verdict
+        ("Traffic@FLOW: SESSION: 221.7.146.164:23288->10.2.1.10:443(TCP), application HTTPS, interface ethernet0/1, "
+         f"vr trust-vr, policy 2, user deny@local, host -, {HILLSTONE_END}",
+         {"action": "allow", "event_action": "session_deleted", "user": "deny"}),
+        ("Traffic@FLOW: SESSION: 221.7.146.164:23288->10.2.1.10:443(TCP), application HTTPS, interface ethernet0/1, "
+         f"vr trust-vr, policy 2, user -@-, host denied-pc, {HILLSTONE_END}",
+         {"action": "allow", "event_action": "session_deleted"}),
+        # a quoted name (what a client typed at the login prompt) is neither a verdict nor phrases
+        ('Event@MGMT: Admin user "deny" logined through SSH, from 172.16.30.4:62434 to 172.16.100.100:22(TCP)',
+         {"action": None, "event_action": "event_mgmt"}),
+        ('Event@MGMT: Admin user "x, policy 99, user root" logined through SSH, from 172.16.30.4:62434 to '
+         "172.16.100.100:22(TCP)",
+         {"policy": None, "user": None, "event_action": "event_mgmt",
+          "message": 'Admin user "x, policy 99, user root" logined through SSH, from 172.16.30.4:62434 to '
+                     "172.16.100.100:22(TCP)"}),
+        # the device's own verdict still counts, with a NUL some relays leave at the end
+        ("Traffic@FLOW: SESSION: 185.242.226.244:22320->10.2.1.11:1433(TCP), interface ethernet0/1, vr trust-vr, "
+         "policy 16, user deny@local, host -, mac 0000.0000.0000, policy deny\x00",
+         {"action": "deny", "event_action": "deny", "policy": "16"}),
+    ],
+)
+def test_hillstone_user_text_never_sets_the_verdict(body: str, expected: dict[str, Any]) -> None:
+    r = row(HILLSTONE_HEAD + body)
+    assert r["source"] == "hillstone"
+    assert subset(r, expected) == expected
+
+
 def test_hillstone_truncated_session_is_an_event_with_a_warning() -> None:
     r = row("<190>Sep 25 15:11:42 1304415172004335(root) 44243624 Traffic@FLOW: SESSION: 2.240.148.244:80")
     assert (r["source"], r["src_ip"]) == ("hillstone", None)
@@ -381,6 +481,30 @@ def test_sangfor_example_line() -> None:
     ],
 )
 def test_sangfor_variants(message: str, expected: dict[str, Any]) -> None:
+    r = row(f"<134>Dec  1 18:37:58 localhost fwlog: {message}")
+    assert r["source"] == "sangfor"
+    assert subset(r, expected) == expected
+
+
+SANGFOR_TWICE = "sangfor: a key appears more than once (text inside a value?); it is left empty"
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        # a user name holding a pair, ahead of the real one: neither address is taken
+        ("日志类型:服务控制或应用控制, 用户:x, 源IP:10.1.250.7, 源IP:203.0.113.5, 源端口:1, 目的IP:10.1.1.1, "
+         "目的端口:80, 应用类型:Other, 应用名称:any, 系统动作:拒绝",
+         {"src_ip": None, "user": "x", "dst_ip": "10.1.1.1", "action": "deny", "parse_warning": SANGFOR_TWICE}),
+        # a URL ending in a verdict, ahead of the real one
+        ("日志类型:网站访问, 用户:(null), 源IP:203.0.113.5, 目的IP:10.1.1.1, URL:www.x.com/a, 系统动作:允许, "
+         "系统动作:拒绝",
+         {"action": None, "src_ip": "203.0.113.5", "parse_warning": SANGFOR_TWICE}),
+        ("日志类型:用户认证, 用户:admin, IP地址:10.1.250.7, IP地址:203.0.113.5",
+         {"src_ip": None, "user": "admin", "event_action": "user_auth", "parse_warning": SANGFOR_TWICE}),
+    ],
+)
+def test_sangfor_key_written_twice_is_left_empty(message: str, expected: dict[str, Any]) -> None:
     r = row(f"<134>Dec  1 18:37:58 localhost fwlog: {message}")
     assert r["source"] == "sangfor"
     assert subset(r, expected) == expected

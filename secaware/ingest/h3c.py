@@ -8,6 +8,12 @@ changes between releases (`ObjectPolicy(1072)` vs `SecurityPolicy(1072)`) and so
 `-Chassis=1-Slot=3.1; ` or spaces between pairs. Other `%%10` messages (logins, ATK attack
 defence, shell commands) are kept as events named by their mnemonic.
 
+Only a body that is such a pair list is read by id. Other messages hold text a client chose (the
+user name in `SSHS_AUTH_FAIL: SSH user a;SrcIPAddr(1003)=10.1.250.7; failed ... from 203.0.113.5`),
+which would otherwise be read as the pair it imitates; and an id that appears twice in a pair list
+(a value holding `;SrcIPAddr(1003)=...;`: H3C does not escape `;`) cannot be told from the real one,
+so its field is left empty with a warning rather than taken from whichever comes first.
+
 The header time is the event time. `BeginTime_e`/`EndTime_e` (MMDDYYYYhhmmss) are often in UTC
 while the header is local, so they are only used for the session's duration, where the zone
 cancels out.
@@ -34,6 +40,9 @@ _IDS: dict[str, int] = {
 }
 
 _TIME_E = "%m%d%Y%H%M%S"
+_ID_KEYS = [f"({i})=" for i in _IDS.values()]
+#: A pair-list body starts with a pair, after the `-Chassis=1-Slot=3.1; ` some firmware puts first.
+_PAIRS = r"^(?:-[^;]*;\s*)?[A-Za-z][\w-]*\(\d+\)="
 
 
 def match() -> pl.Expr:
@@ -67,9 +76,16 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
     frame = frame.with_columns(
         pl.when(h("module").is_not_null()).then(pl.col("_rest").str.replace(_HEAD_SKIP, "")).alias("_body"))
     body = pl.col("_body")
+    pairs = pl.when(body.str.contains(_PAIRS)).then(body)
+    # The ids we read, as written in the body: one that appears twice has no trustworthy value.
+    frame = frame.with_columns(
+        pairs.str.extract_all(r"\(\d+\)=").list.eval(pl.element().filter(pl.element().is_in(_ID_KEYS)))
+        .alias("_ids"))
+    seen = pl.col("_ids")
     lf = frame.with_columns(
         h("mnemonic").str.to_uppercase().alias("_mnemonic"),
-        *(blank_null(body.str.extract(rf"\({i}\)=([^;]*);", 1)).alias(col) for col, i in _IDS.items()),
+        *(pl.when(seen.list.count_matches(f"({i})=") == 1)
+          .then(blank_null(pairs.str.extract(rf"\({i}\)=([^;]*);", 1))).alias(col) for col, i in _IDS.items()),
     )
     c = pl.col
     mnemonic = c("_mnemonic")
@@ -111,6 +127,11 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         add_warning(
             h("mnemonic").is_null() | ((is_flow | is_filter) & (c("_src_ip").is_null() | c("_event").is_null())),
             "h3c: message body not fully read",
+        ),
+    ).with_columns(
+        add_warning(
+            seen.list.len() > seen.list.n_unique(),
+            "h3c: a field id appears more than once (text inside a value?); those fields are left empty",
         ),
     )
 

@@ -6,7 +6,13 @@ The traffic log is prose rather than pairs: `Traffic@FLOW: SESSION: 2.240.148.24
 session end,Ageout`. Releases differ in the separators (`, ` / `,` / `. `) and in which phrases
 appear (a session start has no counters, a policy deny ends with `policy deny`), so the flow's
 five-tuple is read with one anchored regex and every other phrase on its own, wherever it is.
-A line that says deny/denied anywhere is a deny, whatever its class (`Security@FLOW ... denied`).
+A line whose last phrase says deny/denied is a deny, whatever its class (`..., policy deny`).
+
+Some of the text is not the device's: the user and host names (`user deny@local`, `host denied-pc`)
+and the quoted names in management logs (`Admin user "x, policy 99" logined`) are whatever a user
+or a client chose. So the verdict is read only from the last phrase, where StoneOS writes it, and
+the phrases are read from the body with quoted strings blanked out: a name that says "deny" or
+holds `, policy 99` never makes the session a deny or names its policy.
 
 Hillstone's syslog host field is the device's serial number and vsys (`1304415172004335(root)`),
 which is kept as the host: it is what identifies the box in an inventory.
@@ -45,21 +51,27 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         pl.when(h("module").is_not_null()).then(pl.col("_rest").str.replace(_HEAD_SKIP, "").str.strip_chars())
         .alias("_body"))
     body = pl.col("_body")
-    frame = frame.with_columns(body.str.extract_groups(_TUPLE).alias("_t"), body.str.to_lowercase().alias("_lower"))
+    frame = frame.with_columns(
+        body.str.extract_groups(_TUPLE).alias("_t"),
+        # Quoted names are a user's or a client's text: blanked before any phrase is looked for.
+        body.str.replace_all(r'"[^"]*"', '""').alias("_phrases"),
+    ).with_columns(pl.col("_phrases").str.to_lowercase().alias("_lower"))
     tup = pl.col("_t").struct.field
     kind = h("kind")
     lower = pl.col("_lower")
+    body = pl.col("_phrases")
     start = _phrase(body, r"start time " + _TIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     close = _phrase(body, r"close time " + _TIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
     src_bytes = count(_phrase(body, r"send bytes (\d+)"))
     dst_bytes = count(_phrase(body, r"receive bytes (\d+)"))
     policy = _phrase(body, r"(?:^|[,.]) ?policy ([^,\s]+)")
     user = _phrase(body, r"(?:^|[,.]) ?user ([^,\s]+)").str.replace(r"@.*$", "")
-    denied = lower.str.contains(r"\b(?:deny|denied)\b")
+    # The verdict ends the line (`, policy deny`); a deny inside a user or host name does not count.
+    denied = lower.str.contains(r"(?:^|,)[^,]*\b(?:deny|denied)\b[^,]*$")
     session = kind == "SESSION"
     return frame.with_columns(
         pl.coalesce(h("module"), pl.col("program")).alias("program"),
-        pl.coalesce(body, pl.col("message")).alias("message"),
+        pl.coalesce(pl.col("_body"), pl.col("message")).alias("message"),
         tup("src").alias("src_ip"),
         port(tup("sp")).alias("src_port"),
         tup("dst").alias("dst_ip"),

@@ -8,6 +8,15 @@ the body is read key by key against an alias table, case-insensitively and with 
 between pairs, instead of with one positional regex that the next firmware would break. Every
 other `%%01` message (logins, configuration, HA...) is kept as an event named by its mnemonic.
 
+Session and policy bodies are the device's own pair list and are read key by key. Other messages
+hold text a user or client chose. VRP quotes it in IPS, antivirus and URL-filter logs (`SignName=
+"..."`, `Page="evil.com/a,SourceNatIP=9.9.9.9"`), so there only the flow's addresses, ports and
+protocol are read, from the body with its quoted strings blanked: an IPS alert keeps its `SrcIp`.
+Messages about users (logins, commands) write the user name unquoted (`SSH_USER_LOGIN_FAIL: ...
+(UserName=admin,SourceIP=10.1.250.7, UserAddress=203.0.113.5, ...)`), so nothing is read from them.
+A key written twice (a user name in a session body holding `,SourceIP=...`) cannot be told from
+its imitation either, so it is left empty with a warning rather than taken from the first.
+
 The header time is kept as the event time (the body's `time=` is the device's local time in a
 zone the log does not state); the device's own level from `/6/` is the syslog_severity, because
 relays often rewrite or drop `<PRI>`.
@@ -51,15 +60,29 @@ _KEYS: dict[str, str] = {
 }
 
 
+#: Keys read from messages other than session and policy logs (IPS, antivirus, URL filter): the flow's.
+_FLOW_KEYS = frozenset({"_proto", "src_ip", "dst_ip", "_src_port", "_dst_port"})
+#: Mnemonics of messages about users, whose user names VRP writes unquoted: nothing is read from them.
+_ABOUT_USERS = r"LOGIN|LOGOUT|USER|CMD|PASSWORD|AUTH"
+
 #: Header time and the epoch EndTime of a teardown should agree within the logging delay; more
 #: means the header was written in another zone than the one configured for the file.
 _CLOCK_SLACK_S = 300
 
 
-def _key(body: pl.Expr, names: str) -> pl.Expr:
+def _pattern(names: str) -> str:
     # Anchored on the separator so `policy` does not match inside `PolicyName` or `source-ip`
     # inside `nat-source-ip`; the value runs to the next `,`.
-    return body.str.extract(rf"(?i)(?:^|,)\s*(?:{names})\s*=([^,]*)", 1)
+    return rf"(?i)(?:^|,)\s*(?:{names})\s*="
+
+
+def _key(body: pl.Expr, names: str) -> pl.Expr:
+    """The key's value; null when the key is written more than once (one of them is someone's text)."""
+    return pl.when(body.str.count_matches(_pattern(names)) == 1).then(body.str.extract(_pattern(names) + "([^,]*)", 1))
+
+
+def _twice(body: pl.Expr) -> pl.Expr:
+    return pl.any_horizontal(body.str.count_matches(_pattern(names)) > 1 for names in _KEYS.values())
 
 
 def match() -> pl.Expr:
@@ -79,9 +102,15 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         to_int(h("sev"), pl.Int8).alias("_sev"),
         pl.col("_full_body").str.strip_chars().str.strip_suffix(".").alias("_body"),
     )
-    body = pl.col("_body")
-    lf = lf.with_columns(_key(body, names).alias(col) for col, names in _KEYS.items())
     mnemonic = pl.col("_mnemonic")
+    # What is read from which message: see the module docstring.
+    pairs = mnemonic.str.starts_with("SESSION") | mnemonic.str.starts_with("POLICY")
+    body = pl.when(pairs).then(pl.col("_body"))
+    quoted_text = (pl.when(~pairs & ~mnemonic.str.contains(_ABOUT_USERS))
+                   .then(pl.col("_body").str.replace_all(r'"[^"]*"', '""')))
+    lf = lf.with_columns(
+        (pl.coalesce(_key(body, names), _key(quoted_text, names)) if col in _FLOW_KEYS else _key(body, names))
+        .alias(col) for col, names in _KEYS.items())
     begin, end = count(pl.col("_begin")), count(pl.col("_end"))
     src_bytes, dst_bytes = count(pl.col("_src_bytes")), count(pl.col("_dst_bytes"))
     is_flow = mnemonic.str.starts_with("SESSION")
@@ -135,6 +164,9 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
             (pl.col("ts").dt.epoch("s") - end).abs() > _CLOCK_SLACK_S,
             "huawei_usg: header time and the session's EndTime disagree (check the zone configured for this device)",
         ),
+    ).with_columns(
+        add_warning(_twice(pl.coalesce(body, quoted_text)),
+                    "huawei_usg: a key appears more than once (text inside a value?); it is left empty"),
     )
 
 

@@ -9,6 +9,11 @@ reader has decoded them already.
 
 `系统动作:被记录` ("was recorded") only says the line was logged, not whether the traffic
 passed, so it leaves action null; 拒绝/阻断/拦截 are deny, 丢弃 drop, 允许/放行 allow.
+
+Sangfor neither quotes nor escapes values, and some are a user's or a client's text (用户, URL): a
+URL ending in `, 系统动作:允许` or a user name holding `, 源IP:10.1.250.7` reads exactly like the pair
+it imitates. A real line names each key once, so a key found twice cannot be told from its imitation
+and is left empty, with a warning, rather than taken from whichever comes first.
 """
 
 from __future__ import annotations
@@ -54,10 +59,20 @@ _KEYS: dict[str, str] = {
 _IPV4 = r"^\d{1,3}(?:\.\d{1,3}){3}$"
 
 
-def _key(body: pl.Expr, name: str) -> pl.Expr:
+def _pattern(name: str) -> str:
     # Anchored on the `, ` before the key so 动作 does not match inside 系统动作 or 用户 inside
     # 用户名/主机; full-width colons occur in some firmware.
-    return blank_null(body.str.extract(rf"(?:^|,)\s*{re.escape(name)}[:：]([^,]*)", 1), "(null)")
+    return rf"(?:^|,)\s*{re.escape(name)}[:：]"
+
+
+def _key(body: pl.Expr, name: str) -> pl.Expr:
+    """The key's value; null when the key is written more than once (one of them is someone's text)."""
+    once = body.str.count_matches(_pattern(name)) == 1
+    return pl.when(once).then(blank_null(body.str.extract(_pattern(name) + "([^,]*)", 1), "(null)"))
+
+
+def _twice(body: pl.Expr) -> pl.Expr:
+    return pl.any_horizontal(body.str.count_matches(_pattern(name)) > 1 for name in _KEYS.values())
 
 
 def match() -> pl.Expr:
@@ -107,6 +122,8 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         kind.alias("event_action"),
         category.alias("event_category"),
         add_warning(c("_type").is_null(), "sangfor: log type not readable"),
+    ).with_columns(
+        add_warning(_twice(body), "sangfor: a key appears more than once (text inside a value?); it is left empty"),
     )
 
 
