@@ -40,7 +40,6 @@ _IDS: dict[str, int] = {
 }
 
 _TIME_E = "%m%d%Y%H%M%S"
-_ID_KEYS = [f"({i})=" for i in _IDS.values()]
 #: A pair-list body starts with a pair, after the `-Chassis=1-Slot=3.1; ` some firmware puts first.
 _PAIRS = r"^(?:-[^;]*;\s*)?[A-Za-z][\w-]*\(\d+\)="
 
@@ -76,11 +75,10 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
     frame = frame.with_columns(
         pl.when(h("module").is_not_null()).then(pl.col("_rest").str.replace(_HEAD_SKIP, "")).alias("_body"))
     body = pl.col("_body")
-    pairs = pl.when(body.str.contains(_PAIRS)).then(body)
-    # The ids we read, as written in the body: one that appears twice has no trustworthy value.
-    frame = frame.with_columns(
-        pairs.str.extract_all(r"\(\d+\)=").list.eval(pl.element().filter(pl.element().is_in(_ID_KEYS)))
-        .alias("_ids"))
+    # The ids as written in a pair-list body: one that appears twice has no trustworthy value.
+    frame = frame.with_columns(pl.when(body.str.contains(_PAIRS)).then(body).alias("_pairs"))
+    pairs = pl.col("_pairs")
+    frame = frame.with_columns(pairs.str.extract_all(r"\(\d+\)=").alias("_ids"))
     seen = pl.col("_ids")
     lf = frame.with_columns(
         h("mnemonic").str.to_uppercase().alias("_mnemonic"),

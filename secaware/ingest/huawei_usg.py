@@ -76,13 +76,26 @@ def _pattern(names: str) -> str:
     return rf"(?i)(?:^|,)\s*(?:{names})\s*="
 
 
-def _key(body: pl.Expr, names: str) -> pl.Expr:
+#: Any pair's key, where `_pattern` finds keys; and each key spelling's column.
+_ANY_KEY = r"(?i)(?:^|,)\s*[a-z][\w-]*\s*="
+_ALIASES = {alias: col for col, names in _KEYS.items() for alias in names.split("|")}
+
+
+def _written(body: pl.Expr) -> pl.Expr:
+    """The columns whose keys body writes, once per time written (one scan of the body, where a
+    count per key cost a quarter more time to parse a firewall log)."""
+    return body.str.extract_all(_ANY_KEY).list.eval(
+        pl.element().str.extract(r"([A-Za-z][\w-]*)\s*=$", 1).str.to_lowercase()
+        .replace_strict(_ALIASES, default=None, return_dtype=pl.String)).list.drop_nulls()
+
+
+def _key(body: pl.Expr, written: pl.Expr, col: str, names: str) -> pl.Expr:
     """The key's value; null when the key is written more than once (one of them is someone's text)."""
-    return pl.when(body.str.count_matches(_pattern(names)) == 1).then(body.str.extract(_pattern(names) + "([^,]*)", 1))
+    return pl.when(written.list.count_matches(col) == 1).then(body.str.extract(_pattern(names) + "([^,]*)", 1))
 
 
-def _twice(body: pl.Expr) -> pl.Expr:
-    return pl.any_horizontal(body.str.count_matches(_pattern(names)) > 1 for names in _KEYS.values())
+def _twice(written: pl.Expr) -> pl.Expr:
+    return written.list.n_unique() < written.list.len()
 
 
 def match() -> pl.Expr:
@@ -108,9 +121,13 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
     body = pl.when(pairs).then(pl.col("_body"))
     quoted_text = (pl.when(~pairs & ~mnemonic.str.contains(_ABOUT_USERS))
                    .then(pl.col("_body").str.replace_all(r'"[^"]*"', '""')))
+    lf = lf.with_columns(body.alias("_pairs"), quoted_text.alias("_quoted")).with_columns(
+        _written(pl.col("_pairs")).alias("_written_pairs"), _written(pl.col("_quoted")).alias("_written_quoted"))
+    body, quoted_text = pl.col("_pairs"), pl.col("_quoted")
+    in_pairs, in_quoted = pl.col("_written_pairs"), pl.col("_written_quoted")
     lf = lf.with_columns(
-        (pl.coalesce(_key(body, names), _key(quoted_text, names)) if col in _FLOW_KEYS else _key(body, names))
-        .alias(col) for col, names in _KEYS.items())
+        (pl.coalesce(_key(body, in_pairs, col, names), _key(quoted_text, in_quoted, col, names))
+         if col in _FLOW_KEYS else _key(body, in_pairs, col, names)).alias(col) for col, names in _KEYS.items())
     begin, end = count(pl.col("_begin")), count(pl.col("_end"))
     src_bytes, dst_bytes = count(pl.col("_src_bytes")), count(pl.col("_dst_bytes"))
     is_flow = mnemonic.str.starts_with("SESSION")
@@ -165,7 +182,7 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
             "huawei_usg: header time and the session's EndTime disagree (check the zone configured for this device)",
         ),
     ).with_columns(
-        add_warning(_twice(pl.coalesce(body, quoted_text)),
+        add_warning(_twice(pl.coalesce(in_pairs, in_quoted)),
                     "huawei_usg: a key appears more than once (text inside a value?); it is left empty"),
     )
 
