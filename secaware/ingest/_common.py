@@ -78,3 +78,22 @@ def finish(frame: pl.LazyFrame, source: str | pl.Expr, reject: pl.Expr, *, skip:
         skip.alias(SKIP),
         pl.when(warn == "").then(None).otherwise(warn).alias("parse_warning"),
     )
+
+
+#: Address columns, whatever the format.
+ADDRESS_COLUMNS = ("src_ip", "dst_ip", "nat_src_ip", "nat_dst_ip")
+#: An IPv4 address written as IPv4-mapped IPv6 (`::ffff:10.1.2.3`, `0:0:0:0:0:ffff:10.1.2.3`).
+_MAPPED = r"(?i)^(?:::|(?:0{1,4}:){5})ffff:(\d{1,3}(?:\.\d{1,3}){3})$"
+
+
+def unmapped(address: pl.Expr) -> pl.Expr:
+    """An IPv4-mapped IPv6 address as the IPv4 address it is, others as they are.
+
+    A server listening on a dual-stack socket (Java servers, some Apache and IIS setups, appliances)
+    logs an IPv4 client as `::ffff:10.1.2.3`. Left so, the client fell outside every IPv4 range:
+    `c-ip|cidr: 10.0.0.0/8`, the scanner allowlist, the inventory's networks and compliance's
+    internal ranges all missed it, and one client counted as two sources.
+    """
+    return pl.when(address.str.contains(":", literal=True)).then(address.str.replace(_MAPPED, "${1}")) \
+        .otherwise(address)
+
