@@ -54,8 +54,8 @@ EVENT_COLUMNS: tuple[Column, ...] = (
        "session_teardown, deny...).", "event.action", "event_type", "EventType"),
     _c("outcome", pl.String(), "success or failure where the source says (logins; HTTP status < 400).",
        "event.outcome", "outcome"),
-    _c("src_ip", pl.String(), "Connecting address as logged (never taken from X-Forwarded-For); an "
-       "IPv4-mapped IPv6 address (::ffff:10.1.2.3) is stored as the IPv4 address.",
+    _c("src_ip", pl.String(), "Connecting address as logged (never taken from X-Forwarded-For); IPv6 in "
+       "its compressed form, an IPv4-mapped one (::ffff:10.1.2.3) as the IPv4 address.",
        "source.ip", "c-ip", "src_ip", "SourceIP", "clientip"),
     _c("src_port", pl.Int32(), "Source port.", "source.port", "c-port", "src_port", "SourcePort"),
     _c("dst_ip", pl.String(), "Destination or server address.", "destination.ip", "s-ip", "dst_ip",

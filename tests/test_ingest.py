@@ -379,21 +379,25 @@ def test_a_line_longer_than_the_limit_is_cut_with_a_warning_and_offsets_stay_exa
     assert chunks[-1].end_offset == len(data) and chunks[-1].end_line == 3
 
 
-def test_an_ipv4_client_logged_as_mapped_ipv6_is_stored_as_ipv4(tmp_path: Path) -> None:
-    """A dual-stack socket logs an IPv4 client as `::ffff:10.1.2.3`: stored as written it fell outside
-    every IPv4 range (rules' `|cidr`, the allowlist, the inventory, compliance's internal ranges).
-    It is stored as the IPv4 address; real IPv6 addresses and the raw line stay as logged."""
+def test_addresses_are_stored_in_one_form_mapped_ipv4_as_ipv4(tmp_path: Path) -> None:
+    """A dual-stack socket logs an IPv4 client as `::ffff:10.1.2.3`, devices write IPv6 uncompressed in
+    capitals: stored as written they fell outside every range (rules' `|cidr`, the allowlist, the
+    inventory, compliance's internal ranges) and one host was several sources. They are stored in
+    one form; what is no address, and the raw line, stay as logged."""
     from secaware.detect.engine import ROW, match
     from secaware.detect.rules import compile_rules
 
-    clients = ["::ffff:10.1.2.3", "0:0:0:0:0:ffff:203.0.113.5", "2001:db8::7", "10.9.9.9"]
+    clients = ["::ffff:10.1.2.3", "0:0:0:0:0:ffff:203.0.113.5", "2001:0DB8:0000:0000:0000:0000:0000:0007",
+               "10.9.9.9", "2001:db8::7", "fe80::1%eth0", "not-an-address:x"]
     lines = [f'{c} - - [23/Nov/2026:10:00:0{i} +0800] "GET /admin/ HTTP/1.1" 200 10 "-" "curl/8.5.0"'
              for i, c in enumerate(clients)]
     ingest([write(tmp_path / "access.log", lines)], tmp_path / "s", settle_seconds=0)
     events = rows(tmp_path / "s").sort("line_no")
-    assert events["src_ip"].to_list() == ["10.1.2.3", "203.0.113.5", "2001:db8::7", "10.9.9.9"]
+    assert events["src_ip"].to_list() == ["10.1.2.3", "203.0.113.5", "2001:db8::7", "10.9.9.9", "2001:db8::7",
+                                          "fe80::1%eth0", "not-an-address:x"]
     assert events["raw"].to_list() == lines
     (tmp_path / "r.yml").write_text("title: internal admin\nlogsource: {category: webserver}\ndetection:\n"
-                                    "  sel:\n    c-ip|cidr: 10.0.0.0/8\n  condition: sel\n", encoding="utf-8")
+                                    "  sel:\n    c-ip|cidr: [10.0.0.0/8, '2001:db8::/32']\n  condition: sel\n",
+                                    encoding="utf-8")
     [rule] = compile_rules([tmp_path / "r.yml"]).rules
-    assert sorted(events[i, "line_no"] for i in match(events, [rule])[ROW].to_list()) == [1, 4]
+    assert sorted(events[i, "line_no"] for i in match(events, [rule])[ROW].to_list()) == [1, 3, 4, 5]

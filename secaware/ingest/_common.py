@@ -7,6 +7,7 @@ the small conventions (dash means empty, zone-less means configured zone) identi
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,18 +83,29 @@ def finish(frame: pl.LazyFrame, source: str | pl.Expr, reject: pl.Expr, *, skip:
 
 #: Address columns, whatever the format.
 ADDRESS_COLUMNS = ("src_ip", "dst_ip", "nat_src_ip", "nat_dst_ip")
-#: An IPv4 address written as IPv4-mapped IPv6 (`::ffff:10.1.2.3`, `0:0:0:0:0:ffff:10.1.2.3`).
-_MAPPED = r"(?i)^(?:::|(?:0{1,4}:){5})ffff:(\d{1,3}(?:\.\d{1,3}){3})$"
 
 
-def unmapped(address: pl.Expr) -> pl.Expr:
-    """An IPv4-mapped IPv6 address as the IPv4 address it is, others as they are.
+def canonical_addresses(column: pl.Series) -> pl.Series:
+    """IPv6 addresses in their one written form, and IPv4-mapped ones as the IPv4 address they are.
 
-    A server listening on a dual-stack socket (Java servers, some Apache and IIS setups, appliances)
-    logs an IPv4 client as `::ffff:10.1.2.3`. Left so, the client fell outside every IPv4 range:
-    `c-ip|cidr: 10.0.0.0/8`, the scanner allowlist, the inventory's networks and compliance's
-    internal ranges all missed it, and one client counted as two sources.
+    A server on a dual-stack socket (Java servers, some Apache and IIS setups, appliances) logs an
+    IPv4 client as `::ffff:10.1.2.3`, and devices write IPv6 uncompressed or in capitals
+    (`2001:0DB8:0000:...:0001`). As logged, such a client fell outside every range (rules'
+    `|cidr`, which compares IPv6 by its written prefix, the scanner allowlist, the inventory's
+    networks, compliance's internal ranges) and one host counted as several sources. Anything that
+    is not an address stays as it is; each distinct value is parsed once.
     """
-    return pl.when(address.str.contains(":", literal=True)).then(address.str.replace(_MAPPED, "${1}")) \
-        .otherwise(address)
-
+    colon = column.str.contains(":", literal=True).fill_null(False)
+    if not colon.any():
+        return column
+    mapping: dict[str, str] = {}
+    for value in column.filter(colon).unique().to_list():
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            continue
+        mapped = getattr(address, "ipv4_mapped", None)
+        written = str(mapped) if mapped is not None else address.compressed
+        if written != value:
+            mapping[value] = written
+    return column.replace(mapping) if mapping else column
