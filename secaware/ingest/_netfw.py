@@ -71,3 +71,29 @@ def add_warning(condition: pl.Expr, text: str) -> pl.Expr:
     mine = pl.when(condition).then(pl.lit(text))
     joined = pl.concat_str([pl.col("warning"), mine], separator="; ", ignore_nulls=True)
     return pl.when(joined == "").then(None).otherwise(joined).alias("warning")
+
+
+def keys_written(body: pl.Expr, key: str, columns: dict[str, str], *, fold_case: bool = False) -> pl.Expr:
+    """The columns whose keys a pair body writes, once per time written.
+
+    For vendors that neither quote nor escape values (Huawei, Sangfor): a key written twice may be
+    someone's text imitating it, so `once` and `twice` ask this list. One scan of the body finds
+    every key (`key` matches one as written, its first group the name; `columns` maps each name,
+    lowercase with fold_case, to its column); a count per key made parsing a firewall log a
+    quarter slower.
+    """
+    name = pl.element().str.extract(key, 1)
+    return body.str.extract_all(key).list.eval(
+        (name.str.to_lowercase() if fold_case else name).replace_strict(columns, default=None, return_dtype=pl.String)
+    ).list.drop_nulls()
+
+
+def once(written: pl.Expr, column: str) -> pl.Expr:
+    """The column's key is written exactly once (keys_written)."""
+    return written.list.count_matches(column) == 1
+
+
+def twice(written: pl.Expr) -> pl.Expr:
+    """Some key is written more than once (keys_written)."""
+    return written.list.n_unique() < written.list.len()
+

@@ -22,7 +22,7 @@ import re
 
 import polars as pl
 
-from secaware.ingest._netfw import add_warning, blank_null, count, port, protocol
+from secaware.ingest._netfw import add_warning, blank_null, count, keys_written, once, port, protocol, twice
 from secaware.ingest.syslog import MessageFormat
 
 #: 日志类型 -> (event_action, event_category).
@@ -65,14 +65,14 @@ def _pattern(name: str) -> str:
     return rf"(?:^|,)\s*{re.escape(name)}[:：]"
 
 
-def _key(body: pl.Expr, name: str) -> pl.Expr:
+#: Any pair's key, where `_pattern` finds keys (the name its group); and each name's column.
+_ANY_KEY = r"(?:^|,)\s*([^,:：]+)[:：]"
+_COLUMNS = {name: col for col, name in _KEYS.items()}
+
+
+def _key(body: pl.Expr, written: pl.Expr, col: str, name: str) -> pl.Expr:
     """The key's value; null when the key is written more than once (one of them is someone's text)."""
-    once = body.str.count_matches(_pattern(name)) == 1
-    return pl.when(once).then(blank_null(body.str.extract(_pattern(name) + "([^,]*)", 1), "(null)"))
-
-
-def _twice(body: pl.Expr) -> pl.Expr:
-    return pl.any_horizontal(body.str.count_matches(_pattern(name)) > 1 for name in _KEYS.values())
+    return pl.when(once(written, col)).then(blank_null(body.str.extract(_pattern(name) + "([^,]*)", 1), "(null)"))
 
 
 def match() -> pl.Expr:
@@ -82,8 +82,11 @@ def match() -> pl.Expr:
 
 def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
     """Read the Chinese pairs into the event columns."""
-    body = pl.col("message").str.strip_chars()
-    lf = frame.with_columns(_key(body, name).alias(col) for col, name in _KEYS.items())
+    frame = frame.with_columns(pl.col("message").str.strip_chars().alias("_body"))
+    body = pl.col("_body")
+    frame = frame.with_columns(keys_written(body, _ANY_KEY, _COLUMNS).alias("_written"))
+    written = pl.col("_written")
+    lf = frame.with_columns(_key(body, written, col, name).alias(col) for col, name in _KEYS.items())
     c = pl.col
     user_host = c("_user_host")
     host_is_ip = user_host.str.contains(_IPV4)
@@ -123,7 +126,7 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         category.alias("event_category"),
         add_warning(c("_type").is_null(), "sangfor: log type not readable"),
     ).with_columns(
-        add_warning(_twice(body), "sangfor: a key appears more than once (text inside a value?); it is left empty"),
+        add_warning(twice(written), "sangfor: a key appears more than once (text inside a value?); it is left empty"),
     )
 
 
