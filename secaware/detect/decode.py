@@ -42,8 +42,6 @@ DECODED_COLUMNS: dict[str, bool] = {
 
 #: Columns holding whole log lines (decoded a quoted field at a time).
 LINE_COLUMNS = frozenset({"raw", "message"})
-#: A value needs decoding when it holds one of these.
-NEEDS_DECODING = r"%[0-9A-Fa-f]{2}|%[uU][0-9A-Fa-f]{4}|\\x[0-9A-Fa-f]{2}|\\\"|\+|&#"
 #: Literal marks of every value decode_value may change (`+` only where it means a space).
 _MARKS = ("%", "\\x", "&#", '\\"')
 #: Values the column-at-once path leaves to decode_value.
