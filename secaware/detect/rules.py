@@ -210,17 +210,17 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
     probe = _probe()
     result = Compilation()
     loaded: list[SigmaRuleBase] = []
-    for path in rule_files(paths):
-        result.files.append(str(path))
-        try:
-            with _without_re2_noise():
+    with _without_re2_noise():  # once for all files: stderr is redirected, not reopened, per file
+        for path in rule_files(paths):
+            result.files.append(str(path))
+            try:
                 loaded.extend(SigmaCollection.load_ruleset([str(path)], collect_errors=True,
                                                           resolve_references=False).rules)
-        except (SigmaError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
-            result.failed.append((str(path), f"not a readable Sigma rule file: {exc}".replace("\n", " ")))
-        except (ValueError, RecursionError) as exc:  # a date that does not exist, nesting: PyYAML's bare errors
-            said = yamlfile.mistake(path.read_text(encoding="utf-8"), str(path)) or str(exc)
-            result.failed.append((str(path), f"not a readable Sigma rule file: {said}"))
+            except (SigmaError, yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+                result.failed.append((str(path), f"not a readable Sigma rule file: {exc}".replace("\n", " ")))
+            except (ValueError, RecursionError) as exc:  # a date that does not exist, nesting: PyYAML's bare errors
+                said = yamlfile.mistake(path.read_text(encoding="utf-8"), str(path)) or str(exc)
+                result.failed.append((str(path), f"not a readable Sigma rule file: {said}"))
     good = [r for r in loaded if not r.errors]
     for rule in loaded:
         if rule.errors:
