@@ -45,10 +45,16 @@ def show_alert(store: str | Path | Store, alert_id: str, *, lines: int = RAW_LIN
     record = rows.row(0, named=True)
     events = store.scan(EVENTS)
     if record["kind"] == "correlation":
+        from secaware.detect.correlate import networks  # pySigma: only when needed
+        from secaware.detect.rules import NETWORK_FIELDS
+
         scope = pl.col("ts").is_between(record["first_ts"], record["last_ts"])
         for part in (record["group_key"] or "").split(", "):
             name, _, value = part.partition("=")
-            if name in events.collect_schema() and value:
+            if name in NETWORK_FIELDS and value:  # a source's network: the lines of its addresses
+                source = pl.col(NETWORK_FIELDS[name]).map_batches(networks, return_dtype=pl.String)
+                scope = scope & (source == value)
+            elif name in events.collect_schema() and value:
                 scope = scope & (pl.col(name).cast(pl.String) == value)
         picked = events.filter(scope).select(_LINE_COLUMNS).sort("ts")
     else:

@@ -170,3 +170,42 @@ def test_groups_that_cannot_fire_are_left_out_with_the_same_alerts(tmp_path: Pat
     assert 3 <= fast.height < 30
     assert fast.equals(every)
     assert windowed[0] < windowed[1] / 5  # most sources were never windowed
+
+
+def test_an_ipv6_source_is_counted_by_its_64_when_grouped_by_src_net(tmp_path: Path) -> None:
+    """Every IPv6 host has a /64 and may send each guess from another address in it: per address,
+    twelve failures from twelve addresses never reach a threshold of ten; per /64 they do. Other /64s
+    stay apart, an IPv4 address is its own group and an IPv4-mapped one is the IPv4 host."""
+    rotated = [{"ts": at(20 * k), "event_action": "login_failed", "src_ip": f"2001:db8:4f2:7a:{k:x}::{k * 37 + 1:x}"}
+               for k in range(12)]
+    spread = [{"ts": at(20 * k), "event_action": "login_failed", "src_ip": f"2001:db8:4f2:{k + 1:x}::5"}
+              for k in range(12)]
+    ipv4 = [{"ts": at(20 * k), "event_action": "login_failed",
+             "src_ip": "61.177.172.140" if k % 2 else "::ffff:61.177.172.140"} for k in range(12)]
+    rows = rotated + spread + ipv4
+    by_net = run(tmp_path, "correlation: {type: event_count, rules: [ssh_fail], group-by: [src_net], timespan: 5m, "
+                           "condition: {gte: 10}}\n", rows)
+    assert sorted(by_net["group_key"].to_list()) == ["src_net=2001:db8:4f2:7a::/64", "src_net=61.177.172.140"]
+    assert by_net["count"].to_list() == [12, 12]
+    rotated_alert = by_net.row(by_net["group_key"].to_list().index("src_net=2001:db8:4f2:7a::/64"), named=True)
+    # the alert keeps the address logged by the event that met the threshold, the tenth
+    assert rotated_alert["src_ip"] == "2001:db8:4f2:7a:9::14e"
+    by_address = run(tmp_path, "correlation: {type: event_count, rules: [ssh_fail], group-by: [src_ip], "
+                               "timespan: 5m, condition: {gte: 10}}\n", rows)
+    assert by_address["group_key"].to_list() == []  # rotated addresses, and the mapped and plain spellings
+
+
+def test_src_net_can_be_counted_and_is_named_where_it_is_not_an_address(tmp_path: Path) -> None:
+    """value_count over src_net: a login tried from many /64s is a distributed attack; addresses in
+    one /64 count once. What is no address is its own group, as logged."""
+    rows = [{"ts": at(k), "event_action": "login_failed", "user": "admin", "src_ip": f"2001:db8:9:{k % 3:x}::{k + 1:x}"}
+            for k in range(30)]
+    rows += [{"ts": at(k), "event_action": "login_failed", "user": "ops", "src_ip": f"2001:db8:9:{k:x}::1"}
+             for k in range(5)]
+    rows += [{"ts": at(1), "event_action": "login_failed", "user": "x", "src_ip": "not-an-address:1"}]
+    out = run(tmp_path, "correlation: {type: value_count, rules: [ssh_fail], group-by: [user], timespan: 5m, "
+                        "condition: {gte: 4, field: src_net}}\n", rows)
+    assert out["group_key"].to_list() == ["user=ops"] and out["value"].to_list() == [5.0]  # admin: 3 /64s
+    odd = run(tmp_path, "correlation: {type: event_count, rules: [ssh_fail], group-by: [src_net], timespan: 5m, "
+                        "condition: {gte: 1}}\n", rows[-1:])
+    assert odd["group_key"].to_list() == ["src_net=not-an-address:1"]

@@ -133,3 +133,29 @@ def test_terminal_output_never_carries_escape_sequences_from_logs(store: Path) -
 def test_show_unknown_ids_say_what_ids_look_like(store: Path) -> None:
     out = CliRunner().invoke(cli, ["show", "incident", "INC-NOPE", "--store", str(store)])
     assert out.exit_code == 1 and "ids look like INC-" in out.output
+
+
+def test_show_a_brute_force_from_rotated_ipv6_addresses_gives_the_lines_of_its_64(tmp_path: Path) -> None:
+    """The pack counts an IPv6 source by its /64: `show alert` then lists the lines of every address
+    in that /64 within the episode, and none of another /64 failing at the same time."""
+    from secaware.resources import bundled
+    from secaware.show import show_alert
+
+    def failed(seconds: int, address: str) -> str:
+        t = (T0 + dt.timedelta(seconds=seconds)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+        return (f"{t.isoformat(timespec='microseconds')} by-oa-01 sshd[2608537]: Failed password for root from "
+                f"{address} port {40000 + seconds} ssh2")
+
+    lines = [failed(15 * k, f"2001:db8:4f2:7a::{k * 97 + 11:x}") for k in range(14)]  # one guesser, rotating
+    lines += [failed(15 * k + 7, f"2001:db8:4f2:{k + 1:x}::5") for k in range(4)]  # four others, one try each
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "auth.log").write_text("".join(line + "\n" for line in lines))
+    out = tmp_path / "store"
+    ingest([logs], out, settle_seconds=0)
+    detect(out, [bundled("rules") / "correlation" / "ssh_authentication_attacks.yml"])
+    alerts = pl.read_delta(str(out / "alerts")).filter(pl.col("kind") == "correlation")
+    brute = alerts.filter(pl.col("rule_title").str.starts_with("SSH brute force - "))
+    assert brute["group_key"].to_list() == ["src_net=2001:db8:4f2:7a::/64"] and brute["count"].to_list() == [14]
+    shown = show_alert(out, brute["alert_id"][0])
+    assert shown.lines.height == 14 and all("2001:db8:4f2:7a::" in raw for raw in shown.lines["raw"])

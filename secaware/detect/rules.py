@@ -133,6 +133,9 @@ class Compilation:
 DERIVED_NAMES = frozenset({"url", "url_extension"})
 #: Sigma proxy-taxonomy names for the derived columns.
 DERIVED_MAPPING = {"c-uri": "url", "c-uri-extension": "url_extension", "cs-uri-extension": "url_extension"}
+#: Fields correlations may group by or count beside the event columns, and the column each is read
+#: from: a source's network (correlate.networks: an IPv6 source counted by its /64).
+NETWORK_FIELDS = {"src_net": "src_ip"}
 SUPPORTED_CORRELATIONS = ("event_count", "value_count", "value_sum", "value_avg", "temporal", "temporal_ordered")
 
 
@@ -284,7 +287,7 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
         for corr in ready:
             pending.remove(corr)
             try:
-                compiled = _compile_correlation(corr, index, known)
+                compiled = _compile_correlation(corr, index, known | set(NETWORK_FIELDS))
             except SigmaError as exc:
                 failed_ids.add(id(corr))
                 result.failed.append((_where(corr), str(exc)))
