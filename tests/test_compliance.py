@@ -466,3 +466,19 @@ def test_each_run_replaces_the_table_and_never_claims_compliance(tmp_path) -> No
     assert first.height == 35 and first["period_end"][0] == dt.datetime(2026, 11, 23, 16, tzinfo=dt.UTC)
     bad = CliRunner().invoke(cli, ["compliance", "--store", str(store), "--period", "yesterday"])
     assert bad.exit_code == 2 and "--period" in bad.output
+
+
+def test_internal_and_scanner_networks_hold_ipv6_ranges() -> None:
+    """An inventory's IPv6 range (a /48 of the province's network, a scanner's /60) holds its
+    addresses as ingest stores them, compressed; IPv6 ranges used to be left out."""
+    import ipaddress
+
+    from secaware.compliance.context import in_networks
+
+    networks = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "203.0.113.9", "2408:8270:399::/48",
+                                                  "240e:3cc:e12b:b5f0::/60")]
+    frame = pl.DataFrame({"src_ip": ["10.4.1.1", "203.0.113.9", "203.0.113.10", "2408:8270:399::1",
+                                     "2408:8270:399:c3be:969c::629a", "2408:8270:39a::1", "240e:3cc:e12b:b5f6::9",
+                                     "240e:3cc:e12b:b600::9", None]})
+    got = frame.select(in_networks(pl.col("src_ip"), networks))["src_ip"].to_list()
+    assert got == [True, True, False, True, True, False, True, False, False]

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from secaware.cli import cli
 from secaware.detect import detect
 from secaware.detect import pipeline as detect_pipeline
+from secaware.detect.allowlist import load_allowlist, suppression
 from secaware.errors import SecawareError
 from secaware.ingest import ingest
 from tests.conftest import read_table
@@ -347,3 +348,20 @@ def test_a_reversed_window_or_an_unknown_zone_is_a_usage_error(tmp_path: Path, c
     assert result.exit_code == 2, result.output
     assert option in result.output and "Traceback" not in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]  # nothing created
+
+
+def test_an_allowlisted_ipv6_range_holds_its_compressed_addresses(tmp_path: Path) -> None:
+    """An ISP gives a /56 or /60; an address in it is stored compressed (`240e:3cc:e12b:b5f6::9`, zeros
+    written as `::`). Such an entry stopped the run (only multiples of 16 bits were read), and a /64
+    entry missed addresses whose zeros fell inside the prefix."""
+    allow = tmp_path / "allow.yaml"
+    allow.write_text("scanners:\n  - {address: '240e:3cc:e12b:b500::/56', name: 电信扫描段}\n"
+                     "  - {address: '2001:db8::/64', name: 测试段}\n")
+    suppressed, by = suppression(load_allowlist(allow))
+    frame = pl.DataFrame({
+        "src_ip": ["240e:3cc:e12b:b5f6::9", "240e:3cc:e12b:b600::1", "2001:db8::5", "2001:db8:0:1::5", "10.1.1.1", None],
+        "ts": [T0] * 6, "rule_id": ["r"] * 6, "tags": [["attack.t1190"]] * 6,
+    })
+    got = frame.select(suppressed, by)
+    assert got["suppressed"].to_list() == [True, False, True, False, False, False]
+    assert got["suppressed_by"].to_list()[:3] == ["allowlist: 电信扫描段", None, "allowlist: 测试段"]

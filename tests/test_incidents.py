@@ -58,7 +58,7 @@ systems:
     level: 3
     logs: ["logs/portal/**"]
     hosts: ["10.5.1.10"]
-    scanners: ["10.9.9.9"]
+    scanners: ["10.9.9.9", "2409:8a62:3b6:4a00::/56"]
   - id: tw-oa
     name: 测试市协同办公系统
     prefecture: 天水市
@@ -103,6 +103,9 @@ def world(tmp_path: Path) -> dict[str, Path]:
     lines += [web(20000, "203.0.113.9", "/news/show.php", "id=2%20union%20select%201--", status=404, size=200)]
     # the authorized scanner fires the same rule and opens nothing
     lines += [web(200 + k, "10.9.9.9", "/news/show.php", "id=1%20union%20select%201--") for k in range(3)]
+    # and so does the one scanning from an IPv6 range (a /56: no multiple of 16 bits; `::` in its addresses)
+    lines += [web(210 + k, address, "/news/show.php", "id=1%20union%20select%201--")
+              for k, address in enumerate(["2409:8a62:3b6:4ad7::9", "2409:8a62:3b6:4a00::"])]
     # a web shell that answers
     lines += [web(500, "45.77.1.2", "/upload/shell.jsp", "cmd=whoami", status=200, size=31)]
     append(access, lines)
@@ -124,7 +127,7 @@ def table(store: Path) -> pl.DataFrame:
 def test_alerts_become_few_incidents_with_success_signals_category_and_grade(world) -> None:
     report = incidents(world["store"], inventory=world["inventory"])
     got = table(world["store"])
-    assert report.suppressed == 3  # the scanner's alerts
+    assert report.suppressed == 5  # the scanners' alerts
     assert got.select("actor", "system", "alerts").rows() == [
         ("203.0.113.9", "tw-portal", 6), ("45.77.1.2", "tw-portal", 1), ("61.177.172.140", "tw-oa", 1),
         ("203.0.113.9", "tw-portal", 1)]

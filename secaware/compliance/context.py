@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from secaware.detect.backend import ipv4_number
+from secaware.detect.backend import in_network, ipv4_number
 from secaware.inventory import Inventory, Network, System, attribute
 from secaware.schema import ALERTS, EVENTS
 from secaware.store import Store
@@ -126,8 +126,9 @@ class Context:
 
 
 def in_networks(expr: pl.Expr, networks: Sequence[Network]) -> pl.Expr:
-    """The address is inside one of the networks (ranges: IPv4 only). Single addresses compare as text, which
-    stays cheap when the optimizer pushes the test down into the scan."""
+    """The address is inside one of the networks. Single addresses compare as text (ingest stores each
+    address in one written form), which stays cheap when the optimizer pushes the test down into the
+    scan; IPv6 ranges compare the address's digits (backend.in_network)."""
     singles = [str(n.network_address) for n in networks if n.num_addresses == 1]
     ranges = [n for n in networks if n.num_addresses > 1 and n.version == 4]
     out = expr.is_in(singles) if singles else pl.lit(False)
@@ -135,6 +136,8 @@ def in_networks(expr: pl.Expr, networks: Sequence[Network]) -> pl.Expr:
         value = ipv4_number(expr)
         for net in ranges:
             out = out | value.is_between(int(net.network_address), int(net.broadcast_address))
+    for net in (n for n in networks if n.num_addresses > 1 and n.version == 6):
+        out = out | in_network(expr, net)
     return out.fill_null(False)
 
 

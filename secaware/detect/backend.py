@@ -413,20 +413,42 @@ def ipv4_number(column: pl.Expr) -> pl.Expr:
     return pl.when(text.str.contains(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")).then(value)
 
 
+def ipv6_digits(column: pl.Expr) -> pl.Expr:
+    """An IPv6 address (text, compressed or not, any case) as its 32 hex digits; null for anything else.
+
+    Equal-length digit strings compare as the numbers they write, so a range test is two string
+    comparisons. Written text cannot be compared by prefix: `2001:db8::5` is in `2001:db8::/64` but
+    does not start with `2001:db8:0:0:`, the zeros `::` stands for. A dotted IPv4 tail
+    (`64:ff9b::1.2.3.4`) is not read: ingest stores such addresses in hex or as the IPv4 address.
+    """
+    text = column.cast(pl.String).str.to_lowercase()
+    halves = text.str.split_exact("::", 1)
+    left, right = halves.struct.field("field_0"), halves.struct.field("field_1")
+
+    def groups(part: pl.Expr) -> pl.Expr:
+        return pl.when(part == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(part.str.split(":"))
+
+    def digits(hextets: pl.Expr) -> pl.Expr:
+        return hextets.list.eval(pl.element().str.zfill(4)).list.join("")
+
+    before, after = groups(left), groups(right)
+    zeros = 8 - before.list.len() - after.list.len()  # the hextets `::` stands for: at least one
+    full = (pl.when(right.is_null()).then(digits(text.str.split(":")))
+            .otherwise(pl.concat_str([digits(before), pl.lit("").str.zfill(zeros.clip(0) * 4), digits(after)])))
+    well_formed = (text.str.contains(r"^[0-9a-f:]+$") & ~text.str.contains(r"[0-9a-f]{5}|:::|::.*::|^:[^:]|[^:]:$")
+                   & (right.is_null() | (zeros >= 1)))
+    return pl.when(well_formed & full.str.contains(r"^[0-9a-f]{32}$")).then(full)
+
+
 def in_network(column: pl.Expr, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> pl.Expr:
     """Addresses (text) inside a CIDR range, compared numerically; text that is no address never matches.
 
     IPv4 is compared as integers built from the four octets (ASCII digits, as in PCRE's `\\d`); IPv6
-    by the canonical text prefix of the network's whole hextets, which is exact for prefixes that
-    are a multiple of 16 bits.
+    as its 32 hex digits (`ipv6_digits`), for any prefix length.
     """
     text = column.cast(pl.String)
     if network.version == 4:
         low, high = int(network.network_address), int(network.broadcast_address)
         return _safe(ipv4_number(text).is_between(low, high))
-    if network.prefixlen % 16:
-        raise SigmaFeatureNotSupportedByBackendError(
-            f"IPv6 CIDR {network} needs a prefix length that is a multiple of 16")
-    hextets = network.exploded.split(":")[: network.prefixlen // 16]
-    prefix = ":".join(h.lstrip("0") or "0" for h in hextets)
-    return _safe(text.str.to_lowercase().str.starts_with(prefix + ":"))
+    low, high = (f"{int(a):032x}" for a in (network.network_address, network.broadcast_address))
+    return _safe(ipv6_digits(text).is_between(pl.lit(low), pl.lit(high)))

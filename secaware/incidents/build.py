@@ -96,7 +96,7 @@ def _candidate_alerts(store: Store, inv: Inventory, report: IncidentReport) -> p
     if found.height:
         report.anomalies = found.height
         alerts = pl.concat([alerts, found], how="diagonal_relaxed")
-    scanners = [(s.id, n) for s in inv.systems for n in s.scanners if n.version == 4]
+    scanners = [(s.id, n) for s in inv.systems for n in s.scanners]
     from secaware.detect.backend import in_network
 
     scanner = pl.lit(False)
