@@ -8,12 +8,14 @@ queries.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from secaware.addresses import canonical, in_network, network_of
 from secaware.errors import SecawareError
 from secaware.inventory import Inventory, attribute, load_inventory
 from secaware.schema import ALERTS, EVENTS, INCIDENTS, UTC_TS
@@ -78,8 +80,21 @@ def _match(entity_type: str, value: str, columns: dict[str, str]) -> pl.Expr:
     if not cols:
         return pl.lit(False)
     if entity_type == "ip":
-        return pl.any_horizontal([(pl.col(c) == value).fill_null(False) for c in cols])
+        return pl.any_horizontal([_ip_match(pl.col(c), value) for c in cols])
     return pl.any_horizontal([(pl.col(c).str.to_lowercase() == value.lower()).fill_null(False) for c in cols])
+
+
+def _ip_match(column: pl.Expr, value: str) -> pl.Expr:
+    """column holds the address value names, however it was typed (`2001:DB8::5`, `::ffff:10.1.2.3`,
+    stored as `2001:db8::5` and `10.1.2.3`), or one inside the range it names (`203.0.113.0/24`,
+    an IPv6 source's /64 as incidents name it). Other text is compared as it is."""
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return (column == value).fill_null(False)
+    if network.num_addresses > 1:
+        return in_network(column, network)
+    return (column == canonical(pl.Series([str(network.network_address)]))[0]).fill_null(False)
 
 
 def _where() -> pl.Expr:
@@ -157,6 +172,11 @@ def _incidents(store: Store, entity_type: str, value: str) -> pl.LazyFrame | Non
         pl.col("subcategory"), pl.concat_str([pl.col("actor"), pl.lit("→"), pl.coalesce("system", "target")]),
         pl.concat_str([pl.col("alerts").cast(pl.String), pl.lit(" alerts")]), pl.col("status"),
     ], separator=" ", ignore_nulls=True)
-    rows = incidents.filter((pl.col(column).str.to_lowercase() == value.lower()).fill_null(False))
+    if entity_type == "ip":  # an IPv6 actor is its /64: an address finds its /64's incidents
+        actor = pl.col(column).str.replace(r"/64$", "")  # the /64 by its first address
+        found = _ip_match(actor, value) | (pl.col(column) == network_of(value.strip())).fill_null(False)
+    else:
+        found = (pl.col(column).str.to_lowercase() == value.lower()).fill_null(False)
+    rows = incidents.filter(found)
     return rows.select(pl.col("first_ts").alias("ts"), pl.lit("incident").alias("kind"), summary.alias("summary"),
                        pl.lit(None, dtype=pl.String).alias("where"), pl.col("incident_id").alias("id"))

@@ -226,7 +226,7 @@ def glob_regex(pattern: str) -> str:
 def _ipv4_int(column: str) -> Any:
     import polars as pl
 
-    from secaware.detect.backend import ipv4_number
+    from secaware.addresses import ipv4_number
 
     return ipv4_number(pl.col(column))
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from secaware.addresses import networks
 from secaware.errors import SecawareError
 from secaware.schema import ALERTS, EVENTS, INCIDENTS
 from secaware.store import Store
@@ -45,8 +46,7 @@ def show_alert(store: str | Path | Store, alert_id: str, *, lines: int = RAW_LIN
     record = rows.row(0, named=True)
     events = store.scan(EVENTS)
     if record["kind"] == "correlation":
-        from secaware.detect.correlate import networks  # pySigma: only when needed
-        from secaware.detect.rules import NETWORK_FIELDS
+        from secaware.detect.rules import NETWORK_FIELDS  # pySigma: only when needed
 
         scope = pl.col("ts").is_between(record["first_ts"], record["last_ts"])
         for part in (record["group_key"] or "").split(", "):

@@ -202,3 +202,49 @@ def test_anomalies_join_incidents_and_behaviour_anomalies_open_their_own(world) 
     injector = got.filter((pl.col("actor") == "203.0.113.9") & (pl.col("first_ts") < T0 + dt.timedelta(hours=1)))
     assert injector.height == 1 and injector["alerts"][0] == 7 and injector["system"][0] == "tw-portal"
     assert not got["actor"].is_in(["198.51.100.201", "10.9.9.9"]).any()
+
+
+def test_an_ipv6_attacker_rotating_within_its_64_is_one_incident_and_its_login_counts(tmp_path: Path) -> None:
+    """Each request of an injection, each SSH guess, from another address of one /64: one incident per
+    attack, not one per address, and a login from yet another address of it is the brute force's success.
+    An incident written when actors were addresses keeps its id and notes, and the notes of two such
+    incidents the /64 now joins are both kept."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "rules.yml").write_text(RULES.replace("group-by: [src_ip]", "group-by: [src_net]"))
+    (tmp_path / "inventory.yaml").write_text(INVENTORY)
+    net = "240e:3cc:e12b:b5f6"  # outside the scanner range of INVENTORY
+    append(tmp_path / "logs" / "portal" / "access.log",
+           [web(k, f"198.51.100.{k}", "/news/show.php", f"id={k}") for k in range(10)]
+           + [web(100 + k, f"{net}:{k + 1:x}::{k * 211 + 5:x}", "/news/show.php", f"id=1%20union%20select%20{k}--")
+              for k in range(6)])
+    append(tmp_path / "logs" / "oa" / "auth.log",
+           [ssh(1000 + 5 * k, f"Failed password for oaadmin from {net}::{k + 100:x} port {50000 + k} ssh2")
+            for k in range(12)] + [ssh(1100, f"Accepted password for oaadmin from {net}:ffff::1 port 50100 ssh2")])
+    store = tmp_path / "store"
+    ingest([tmp_path / "logs"], store, settle_seconds=0)
+    detect(store, [tmp_path / "rules"])
+    incidents(store, inventory=tmp_path / "inventory.yaml")
+    got = table(store)
+    assert got.select("actor", "system", "alerts").rows() == [(f"{net}::/64", "tw-portal", 6),
+                                                             (f"{net}::/64", "tw-oa", 1)]
+    brute = got.row(1, named=True)
+    assert brute["success"] and "successful login as oaadmin on tw-oa-01" in brute["success_evidence"]
+
+    # as an older version wrote them: one incident per address, two of them with notes
+    sqli = got.row(0, named=True)
+    old = pl.concat([got.slice(0, 1).with_columns(pl.lit(f"{net}:1::5").alias("actor"),
+                                                  pl.lit("[a] 已封禁第一个地址").alias("notes"),
+                                                  pl.lit("investigating").alias("status")),
+                     got.slice(0, 1).with_columns(pl.lit(f"{net}:2::da").alias("actor"),
+                                                  pl.lit("INC-OLDSECOND").alias("incident_id"),
+                                                  pl.lit("[b] 第二个地址也已封禁").alias("notes"),
+                                                  (pl.col("first_ts") + dt.timedelta(seconds=1)).alias("first_ts")),
+                     got.slice(1, 1)])
+    from secaware.schema import INCIDENTS
+    from secaware.store import Store
+    Store(store).replace(INCIDENTS, old)
+    incidents(store, inventory=tmp_path / "inventory.yaml")
+    again = table(store).row(0, named=True)
+    assert (again["incident_id"], again["actor"], again["status"]) == (sqli["incident_id"], f"{net}::/64",
+                                                                       "investigating")
+    assert again["notes"] == "[a] 已封禁第一个地址\n[b] 第二个地址也已封禁"

@@ -159,3 +159,25 @@ def test_show_a_brute_force_from_rotated_ipv6_addresses_gives_the_lines_of_its_6
     assert brute["group_key"].to_list() == ["src_net=2001:db8:4f2:7a::/64"] and brute["count"].to_list() == [14]
     shown = show_alert(out, brute["alert_id"][0])
     assert shown.lines.height == 14 and all("2001:db8:4f2:7a::" in raw for raw in shown.lines["raw"])
+
+
+def test_hunt_an_ip_however_it_is_typed_a_range_and_an_ipv6_sources_64(tmp_path: Path) -> None:
+    """A responder pastes an address as another tool wrote it (capitals, zeros written out, IPv4-mapped)
+    or asks for a range; incidents name an IPv6 source by its /64, which one of its addresses finds."""
+    root = tmp_path
+    (root / "rules.yml").write_text(RULE)
+    (root / "inventory.yaml").write_text(INVENTORY)
+    (root / "logs").mkdir()
+    lines = [web(k, f"240e:3cc:e12b:b5f6:{k + 1:x}::9", f"id=1%20union%20select%20{k}--") for k in range(4)]
+    lines += [web(10 + k, "::ffff:198.51.100.7", f"q=news{k}") for k in range(2)]
+    (root / "logs" / "access.log").write_text("".join(line + "\n" for line in lines))
+    store = root / "store"
+    ingest([root / "logs"], store, settle_seconds=0)
+    detect(store, [root / "rules.yml"])
+    incidents(store, inventory=root / "inventory.yaml")
+    assert hunt(store, "ip", "240E:03CC:E12B:B5F6:0002:0000:0000:0009").counts == {"event": 1, "alert": 1,
+                                                                                 "incident": 1}
+    assert hunt(store, "ip", "240e:3cc:e12b:b5f6::/64").counts == {"event": 4, "alert": 4, "incident": 1}
+    assert hunt(store, "ip", "::ffff:198.51.100.7").counts["event"] == 2  # stored as 198.51.100.7
+    assert hunt(store, "ip", "198.51.100.0/24").counts["event"] == 2
+    assert hunt(store, "ip", "240e:3cc:e12b:b5f7::9").counts == {"event": 0, "alert": 0, "incident": 0}

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from secaware.detect.backend import in_network, ipv4_number
+from secaware.addresses import in_network, ipv4_number
 from secaware.inventory import Inventory, Network, System, attribute
 from secaware.schema import ALERTS, EVENTS
 from secaware.store import Store
@@ -128,7 +128,7 @@ class Context:
 def in_networks(expr: pl.Expr, networks: Sequence[Network]) -> pl.Expr:
     """The address is inside one of the networks. Single addresses compare as text (ingest stores each
     address in one written form), which stays cheap when the optimizer pushes the test down into the
-    scan; IPv6 ranges compare the address's digits (backend.in_network)."""
+    scan; IPv6 ranges compare the address's digits (addresses.in_network)."""
     singles = [str(n.network_address) for n in networks if n.num_addresses == 1]
     ranges = [n for n in networks if n.num_addresses > 1 and n.version == 4]
     out = expr.is_in(singles) if singles else pl.lit(False)

@@ -25,7 +25,7 @@ import polars as pl
 import yaml
 
 from secaware import yamlfile
-from secaware.detect.backend import in_network
+from secaware.addresses import in_network
 from secaware.errors import SecawareError
 
 

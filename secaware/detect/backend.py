@@ -39,6 +39,7 @@ from sigma.types import (
     TimestampPart,
 )
 
+from secaware.addresses import in_network
 from secaware.config import DEFAULT_TZ
 
 #: Where keyword detections look: the whole line as read.
@@ -402,53 +403,3 @@ def ascii_classes(regexp: str) -> str:
 #: per 300k events, 0.2 s with the numbers. Used with the backend option `ipv4_numbers=True`, as
 #: rules.compile_rules sets it; without it an expression stands on its own.
 IPV4_NUMBERS = {"src_ip": "src_ip__ipv4", "dst_ip": "dst_ip__ipv4"}
-
-
-def ipv4_number(column: pl.Expr) -> pl.Expr:
-    """A dotted IPv4 address (text) as an integer; null for anything else (IPv6, names, junk)."""
-    text = column.cast(pl.String)
-    octets = text.str.split_exact(".", 3)
-    value = pl.sum_horizontal(octets.struct.field(f"field_{i}").cast(pl.Int64, strict=False) * (256 ** (3 - i))
-                              for i in range(4))
-    return pl.when(text.str.contains(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$")).then(value)
-
-
-def ipv6_digits(column: pl.Expr) -> pl.Expr:
-    """An IPv6 address (text, compressed or not, any case) as its 32 hex digits; null for anything else.
-
-    Equal-length digit strings compare as the numbers they write, so a range test is two string
-    comparisons. Written text cannot be compared by prefix: `2001:db8::5` is in `2001:db8::/64` but
-    does not start with `2001:db8:0:0:`, the zeros `::` stands for. A dotted IPv4 tail
-    (`64:ff9b::1.2.3.4`) is not read: ingest stores such addresses in hex or as the IPv4 address.
-    """
-    text = column.cast(pl.String).str.to_lowercase()
-    halves = text.str.split_exact("::", 1)
-    left, right = halves.struct.field("field_0"), halves.struct.field("field_1")
-
-    def groups(part: pl.Expr) -> pl.Expr:
-        return pl.when(part == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(part.str.split(":"))
-
-    def digits(hextets: pl.Expr) -> pl.Expr:
-        return hextets.list.eval(pl.element().str.zfill(4)).list.join("")
-
-    before, after = groups(left), groups(right)
-    zeros = 8 - before.list.len() - after.list.len()  # the hextets `::` stands for: at least one
-    full = (pl.when(right.is_null()).then(digits(text.str.split(":")))
-            .otherwise(pl.concat_str([digits(before), pl.lit("").str.zfill(zeros.clip(0) * 4), digits(after)])))
-    well_formed = (text.str.contains(r"^[0-9a-f:]+$") & ~text.str.contains(r"[0-9a-f]{5}|:::|::.*::|^:[^:]|[^:]:$")
-                   & (right.is_null() | (zeros >= 1)))
-    return pl.when(well_formed & full.str.contains(r"^[0-9a-f]{32}$")).then(full)
-
-
-def in_network(column: pl.Expr, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> pl.Expr:
-    """Addresses (text) inside a CIDR range, compared numerically; text that is no address never matches.
-
-    IPv4 is compared as integers built from the four octets (ASCII digits, as in PCRE's `\\d`); IPv6
-    as its 32 hex digits (`ipv6_digits`), for any prefix length.
-    """
-    text = column.cast(pl.String)
-    if network.version == 4:
-        low, high = int(network.network_address), int(network.broadcast_address)
-        return _safe(ipv4_number(text).is_between(low, high))
-    low, high = (f"{int(a):032x}" for a in (network.network_address, network.broadcast_address))
-    return _safe(ipv6_digits(text).is_between(pl.lit(low), pl.lit(high)))

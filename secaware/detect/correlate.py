@@ -9,18 +9,15 @@ rather than one alert per event of a long brute force.
 
 from __future__ import annotations
 
-import ipaddress
-
 import polars as pl
 
+from secaware.addresses import networks
 from secaware.detect.rules import NETWORK_FIELDS, CompiledCorrelation
 
 #: Columns carried from the first event that made a window fire onto the alert.
 CARRY = ("event_id", "batch_id", "src_ip", "dst_ip", "host", "user", "prefecture", "source", "file", "line_no")
 _ALL = "__all"
 
-#: The prefix an IPv6 source is counted by: one host's, or one customer's, smallest allocation.
-IPV6_SOURCE_PREFIX = 64
 
 EPISODE_SCHEMA = pl.Schema({
     "group_key": pl.String(), "ts": pl.Datetime("us", "UTC"), "first_ts": pl.Datetime("us", "UTC"),
@@ -53,33 +50,6 @@ def _fields(corr: CompiledCorrelation) -> set[str]:
     if corr.counted:
         cols.add(corr.counted)
     return cols
-
-
-def networks(addresses: pl.Series, prefix: int = IPV6_SOURCE_PREFIX) -> pl.Series:
-    """Each address's network: an IPv4 address itself, an IPv6 address's /64 (`2001:db8:1:2::/64`).
-
-    Every IPv6 host is given a /64 and may use any address in it, so an attacker can send each
-    password guess or probe from an address of its own: counted per address, a brute force, a
-    spray, a scan or a flood never reaches a threshold. Rate limiters count IPv6 clients by /64 for
-    the same reason. An IPv4 address is one host (or one NAT) and stays as it is, as does what is
-    no address; an IPv4-mapped address (`::ffff:10.1.2.3`) is the IPv4 host it names.
-    """
-    text = addresses.cast(pl.String)
-    colon = text.str.contains(":", literal=True).fill_null(False)
-    if not colon.any():
-        return text
-    mapping: dict[str, str] = {}
-    for value in text.filter(colon).unique().to_list():
-        try:
-            address = ipaddress.ip_address(value)
-        except ValueError:
-            continue
-        mapped = getattr(address, "ipv4_mapped", None)
-        if mapped is not None or address.version == 4:
-            mapping[value] = str(mapped or address)
-        elif not getattr(address, "scope_id", None):  # fe80::1%eth0: a link's, as it is
-            mapping[value] = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-    return text.replace(mapping)
 
 
 def correlate(tagged: pl.DataFrame, corr: CompiledCorrelation) -> pl.DataFrame:

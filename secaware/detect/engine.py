@@ -33,7 +33,8 @@ from functools import partial
 import numpy as np
 import polars as pl
 
-from secaware.detect.backend import IPV4_NUMBERS, ipv4_number
+from secaware.addresses import ipv4_number
+from secaware.detect.backend import IPV4_NUMBERS
 from secaware.detect.decode import DECODED_COLUMNS, decode_frame_changes
 from secaware.detect.logsource import SCOPE_COLUMNS, Scope
 from secaware.detect.prefilter import WEAK_COLUMNS, Plan, column_test, repeated_rows

@@ -21,6 +21,7 @@ from typing import Any
 
 import polars as pl
 
+from secaware.addresses import in_network, networks
 from secaware.errors import SecawareError
 from secaware.incidents import signals, taxonomy
 from secaware.inventory import Inventory, attribute, load_inventory
@@ -97,15 +98,14 @@ def _candidate_alerts(store: Store, inv: Inventory, report: IncidentReport) -> p
         report.anomalies = found.height
         alerts = pl.concat([alerts, found], how="diagonal_relaxed")
     scanners = [(s.id, n) for s in inv.systems for n in s.scanners]
-    from secaware.detect.backend import in_network
-
     scanner = pl.lit(False)
     for _, net in scanners:  # an authorized scanner of any system scans them all
         scanner = scanner | in_network(pl.col("src_ip"), net)
     keep = ~pl.col("suppressed").fill_null(False) & ~scanner.fill_null(False)
     report.suppressed = alerts.height - alerts.filter(keep).height
     alerts = alerts.filter(keep)
-    alerts = alerts.with_columns(pl.coalesce("src_ip", "host", pl.lit("unknown")).alias("actor"))
+    # an IPv6 source is its /64: one attacker rotating addresses within it is one incident
+    alerts = alerts.with_columns(pl.coalesce(networks(alerts["src_ip"]), "host", pl.lit("unknown")).alias("actor"))
     alerts = _attach_to_known_system(alerts)
     return alerts.with_columns(
         pl.when(pl.col("system").is_null()).then(pl.coalesce("dst_ip", "host", "prefecture", pl.lit("unknown")))
@@ -258,14 +258,23 @@ def _carry_over(built: pl.DataFrame, previous: pl.DataFrame | None, now: dt.date
                                pl.lit("new").alias("status"), pl.lit(None, dtype=pl.String).alias("notes"))
     if previous is not None and previous.height and built.height:
         keys = ["actor", "system", "target"]
+        # an incident written when an IPv6 actor was its address continues as its /64's
+        previous = previous.with_columns(networks(previous["actor"]).alias("actor"))
         prev = previous.select(*keys, pl.col("incident_id").alias("__old"), pl.col("first_ts").alias("__f"),
                                pl.col("last_ts").alias("__l"), pl.col("alerts").alias("__alerts"),
                                pl.col("status").alias("__status"), pl.col("notes").alias("__notes"),
                                pl.col("created_at").alias("__created"), pl.col("updated_at").alias("__updated"))
-        match = (built.select("incident_key", *keys, "first_ts", "last_ts")
-                 .join(prev, on=keys, nulls_equal=True)
-                 .filter((pl.col("__f") <= pl.col("last_ts")) & (pl.col("__l") >= pl.col("first_ts")))
-                 .sort("__f").unique("incident_key", keep="first").unique("__old", keep="first"))
+        continued = (built.select("incident_key", *keys, "first_ts", "last_ts")
+                     .join(prev, on=keys, nulls_equal=True)
+                     .filter((pl.col("__f") <= pl.col("last_ts")) & (pl.col("__l") >= pl.col("first_ts")))
+                     .sort("__f"))
+        match = continued.unique("incident_key", keep="first").unique("__old", keep="first")
+        # two incidents written before that one now continues (a later alert bridged the gap between
+        # them, or one actor's addresses now one /64) keep the notes a responder gave either
+        notes = (continued.unique("__old", keep="first").group_by("incident_key")
+                 .agg(pl.col("__notes").sort_by("__f").drop_nulls().str.join("\n").alias("__all_notes")))
+        match = match.join(notes, on="incident_key", how="left").with_columns(
+            pl.when(pl.col("__all_notes") != "").then(pl.col("__all_notes")).alias("__notes")).drop("__all_notes")
         built = built.join(match.drop(*keys, "first_ts", "last_ts"), on="incident_key", how="left")
         grew = pl.col("alerts") != pl.col("__alerts")
         built = built.with_columns(

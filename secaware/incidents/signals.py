@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from secaware.addresses import networks
+
 WEB_SOURCES = ("combined", "common", "iis")
 _EXPLOIT_TAGS = ("attack.t1190", "attack.t1059", "attack.t1203")
 _WEBSHELL_TAGS = ("attack.t1505",)
@@ -55,11 +57,16 @@ def login_after_brute_force(incidents: pl.DataFrame, events: pl.LazyFrame) -> pl
     brute = incidents.filter(pl.col("brute_first_ts").is_not_null())
     if brute.height == 0:
         return pl.DataFrame(schema={"incident_key": pl.String, "login_evidence": pl.String})
-    actors = brute["actor"].unique().implode()
-    logins = (events.filter(pl.col("src_ip").is_in(actors) & (pl.col("outcome") == "success")
-                            & (pl.col("event_category") == "authentication"))
-              .select(pl.col("src_ip").alias("actor"), pl.col("ts").alias("login_ts"), "user", "host", "file",
-                      "line_no").collect())
+    actors = brute["actor"].unique().to_list()
+    addresses = [a for a in actors if "/" not in a]  # IPv4, and what is no address
+    source = pl.col("src_ip").is_in(addresses)
+    if len(addresses) < len(actors):  # IPv6 /64s: their addresses are told apart below
+        source = source | pl.col("src_ip").str.contains(":", literal=True)
+    logins = (events.filter(source & (pl.col("outcome") == "success") & (pl.col("event_category") == "authentication")
+                            & pl.col("ts").is_between(brute["brute_first_ts"].min(), brute["horizon"].max()))
+              .select("src_ip", pl.col("ts").alias("login_ts"), "user", "host", "file", "line_no").collect())
+    # the actor of an IPv6 source is its /64: a login from another address of it is the same actor's
+    logins = logins.with_columns(networks(logins["src_ip"]).alias("actor")).drop("src_ip")
     joined = brute.join(logins, on="actor").filter(
         (pl.col("login_ts") >= pl.col("brute_first_ts")) & (pl.col("login_ts") <= pl.col("horizon")))
     first = joined.sort("login_ts").group_by("incident_key", maintain_order=True).first()

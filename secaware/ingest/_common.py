@@ -7,7 +7,6 @@ the small conventions (dash means empty, zone-less means configured zone) identi
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,29 +82,3 @@ def finish(frame: pl.LazyFrame, source: str | pl.Expr, reject: pl.Expr, *, skip:
 
 #: Address columns, whatever the format.
 ADDRESS_COLUMNS = ("src_ip", "dst_ip", "nat_src_ip", "nat_dst_ip")
-
-
-def canonical_addresses(column: pl.Series) -> pl.Series:
-    """IPv6 addresses in their one written form, and IPv4-mapped ones as the IPv4 address they are.
-
-    A server on a dual-stack socket (Java servers, some Apache and IIS setups, appliances) logs an
-    IPv4 client as `::ffff:10.1.2.3`, and devices write IPv6 uncompressed or in capitals
-    (`2001:0DB8:0000:...:0001`). As logged, such a client fell outside every range (rules'
-    `|cidr`, which compares IPv6 by its written prefix, the scanner allowlist, the inventory's
-    networks, compliance's internal ranges) and one host counted as several sources. Anything that
-    is not an address stays as it is; each distinct value is parsed once.
-    """
-    colon = column.str.contains(":", literal=True).fill_null(False)
-    if not colon.any():
-        return column
-    mapping: dict[str, str] = {}
-    for value in column.filter(colon).unique().to_list():
-        try:
-            address = ipaddress.ip_address(value)
-        except ValueError:
-            continue
-        mapped = getattr(address, "ipv4_mapped", None)
-        written = str(mapped) if mapped is not None else address.compressed
-        if written != value:
-            mapping[value] = written
-    return column.replace(mapping) if mapping else column

@@ -23,9 +23,10 @@ from typing import Any
 import polars as pl
 
 from secaware import prefectures
+from secaware.addresses import canonical
 from secaware.errors import IngestError, Location, UnknownFormatError
 from secaware.ingest import reader
-from secaware.ingest._common import ADDRESS_COLUMNS, REJECT, SKIP, FileContext, canonical_addresses
+from secaware.ingest._common import ADDRESS_COLUMNS, REJECT, SKIP, FileContext
 from secaware.ingest.checkpoint import CheckpointIndex, FileState, log_frame
 from secaware.ingest.formats import FORMATS, resolve, sniff
 from secaware.schema import EVENTS, INGEST_LOG, REJECTS, conform
@@ -118,7 +119,7 @@ class _Batch:
         self.lines = 0
 
     def add(self, events: pl.DataFrame, rejects: pl.DataFrame) -> None:
-        events = events.with_columns(canonical_addresses(events[c]) for c in ADDRESS_COLUMNS if c in events.columns)
+        events = events.with_columns(canonical(events[c]) for c in ADDRESS_COLUMNS if c in events.columns)
         self.events.append(conform(events, EVENTS).collect())
         self.rejects.append(conform(rejects, REJECTS).collect())
         self.rows += events.height
