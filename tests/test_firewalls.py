@@ -105,6 +105,29 @@ def test_iptables_variations(message: str, expected: dict[str, Any]) -> None:
     assert subset(r, expected) == expected
 
 
+PACKET = ("[UFW ALLOW] IN=eth0 OUT= SRC=10.1.1.1 DST=10.0.0.5 LEN=52 TOS=0x00 PREC=0x00 TTL=50 ID=7 DF PROTO=TCP "
+          "SPT=51000 DPT=3389 WINDOW=1024 RES=0x00 SYN URGP=0")
+
+
+def test_a_packet_line_inside_an_applications_message_is_no_packet() -> None:
+    """An application that logs what a user typed would otherwise write a packet the firewall never saw,
+    with addresses and ports of the user's choosing, into the firewall evidence (here an inbound RDP
+    allowed). It stays a syslog event, its raw text kept, with a warning naming the program."""
+    spoofed = row(f"Dec  1 10:00:00 gw oa-login[812]: login failed for user {PACKET}")
+    assert (spoofed["source"], spoofed["program"], spoofed.get("src_ip"), spoofed.get("dst_port")) == (
+        "syslog", "oa-login", None, None)
+    assert "netfilter layout in a message of program oa-login: not read as a packet" in spoofed["parse_warning"]
+    assert PACKET in spoofed["raw"]
+    # the kernel's own lines, ulogd's and those whose tag a relay dropped are packets
+    for line in (f"Dec  1 10:00:00 gw kernel: [  341.399450] {PACKET}", f"Dec  1 10:00:00 gw ulogd[99]: {PACKET}",
+                 f"Dec  1 10:00:00 gw {PACKET}"):
+        assert subset(row(line), {"source": "iptables", "dst_port": 3389, "parse_warning": None}) == {
+            "source": "iptables", "dst_port": 3389, "parse_warning": None}, line
+    # a collector configured as iptables vouches for its lines, whatever a relay named the program
+    relayed = row(f"Dec  1 10:00:00 gw fw-relay: {PACKET}", fmt="iptables")
+    assert (relayed["source"], relayed["dst_port"], relayed["action"]) == ("iptables", 3389, "allow")
+
+
 @pytest.mark.write_disk
 def test_iptables_real_logs_ingest_without_rejects(tmp_path: Path) -> None:
     adrien = IPTABLES_SAMPLES / "AdrienRE_iptablogs" / "iptables.log"

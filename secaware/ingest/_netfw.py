@@ -62,13 +62,13 @@ def action_from_words(expr: pl.Expr) -> pl.Expr:
         default=None, return_dtype=pl.String)
 
 
-def add_warning(condition: pl.Expr, text: str) -> pl.Expr:
+def add_warning(condition: pl.Expr, text: str | pl.Expr) -> pl.Expr:
     """Append a parse warning where condition holds, keeping the reader's own warning.
 
     A vendor body that could only be partly read still becomes an event (the header is good), and
     the warning tells the analyst why some of its fields are empty.
     """
-    mine = pl.when(condition).then(pl.lit(text))
+    mine = pl.when(condition).then(pl.lit(text) if isinstance(text, str) else text)
     joined = pl.concat_str([pl.col("warning"), mine], separator="; ", ignore_nulls=True)
     return pl.when(joined == "").then(None).otherwise(joined).alias("warning")
 

@@ -31,18 +31,39 @@ _PROTO = r" PROTO=(?P<proto>[^ ]+)(?: SPT=(?P<spt>\d+) DPT=(?P<dpt>\d+))?"
 _msg = pl.col("message")
 
 
-def match() -> pl.Expr:
-    """Netfilter LOG lines, whoever forwarded them.
+#: Programs that write netfilter LOG lines: the kernel (through klogd, journald or rsyslog's imklog)
+#: and ulogd. A relay that drops the tag leaves none, which is trusted too.
+WRITERS = ("kernel", "klogd", "ulogd", "ulogd2")
 
-    The program is usually `kernel`, but relays and ulogd rewrite or drop the tag, while the
-    `IN= OUT= ... SRC= ... PROTO=` layout is the kernel's own and is not found in other messages.
-    """
+
+def _layout() -> pl.Expr:
     return (
         _msg.str.contains("IN=", literal=True)
         & _msg.str.contains(" OUT=", literal=True)
         & _msg.str.contains(" SRC=", literal=True)
         & _msg.str.contains(" PROTO=", literal=True)
     ).fill_null(False)
+
+
+def _from_writer() -> pl.Expr:
+    return pl.col("program").is_null() | pl.col("program").str.to_lowercase().is_in(WRITERS)
+
+
+def match() -> pl.Expr:
+    """Netfilter LOG lines: the kernel's `IN= OUT= ... SRC= ... PROTO=` layout, from the kernel or ulogd.
+
+    The layout alone is not enough: an application that logs what a user typed (`login failed for
+    user [UFW ALLOW] IN=eth0 OUT= SRC=10.1.1.1 ... DPT=3389`) would write a packet the firewall
+    never saw, with addresses and ports of the user's choosing, into the firewall evidence. Such a
+    line stays a syslog event with a warning naming its program (`impostor`); a collector whose
+    relay rewrites the tag can be configured as `format = "iptables"`.
+    """
+    return _layout() & _from_writer()
+
+
+def impostor() -> pl.Expr:
+    """The netfilter layout in a message of another program."""
+    return _layout() & ~_from_writer().fill_null(False)
 
 
 def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -81,5 +102,8 @@ FORMAT = MessageFormat(
     "Linux netfilter LOG and UFW packet lines (kernel: IN= OUT= SRC= DST= PROTO=)",
     match,
     parse,
+    impostor,
+    "netfilter layout in a message of program {}: not read as a packet (only kernel and ulogd lines are; "
+    "set the collector's format to iptables if a relay renamed the kernel)",
 )
 FORMATS: tuple[MessageFormat, ...] = (FORMAT,)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from secaware.ingest._common import FileContext, finish, localize, parse_offset_time, to_int
+from secaware.ingest._netfw import add_warning
 from secaware.schema import UTC_TS
 
 _ISO = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
@@ -50,6 +51,12 @@ class MessageFormat:
     description: str
     match: Callable[[], pl.Expr]
     parse: Callable[[pl.LazyFrame], pl.LazyFrame]
+    #: Lines laid out like this format but from a program that never writes it (an application that
+    #: logged what a user typed): kept as plain syslog with a warning naming the program, unless the
+    #: collector is configured as this format.
+    impostor: Callable[[], pl.Expr] | None = None
+    #: The warning such a line gets, `{}` standing for its program.
+    impostor_warning: str = ""
 
 
 def sniff(lines: list[str]) -> float:
@@ -233,12 +240,19 @@ def parse(lines: pl.DataFrame, ctx: FileContext) -> pl.DataFrame:
     head = _with_timestamps(_with_year(_tag(_header(lines)), ctx), ctx.tz)
     kind: pl.Expr = pl.lit(None, dtype=pl.String)
     for fmt in reversed(formats):
-        kind = pl.when(fmt.match()).then(pl.lit(fmt.name)).otherwise(kind)
+        recognised = fmt.match()
+        if fmt is forced and fmt.impostor is not None:  # the collector vouches for what the file holds
+            recognised = recognised | fmt.impostor()
+        kind = pl.when(recognised).then(pl.lit(fmt.name)).otherwise(kind)
     head = head.with_columns(
         (pl.col("_pri") // 8).cast(pl.Int8).alias("syslog_facility"),
         (pl.col("_pri") % 8).cast(pl.Int8).alias("syslog_severity"),
         kind.alias("_kind"),
     )
+    for fmt in formats:
+        if fmt.impostor is not None and fmt is not forced:
+            said = pl.format(fmt.impostor_warning, pl.col("program").fill_null("?"))
+            head = head.with_columns(add_warning(pl.col("_kind").is_null() & fmt.impostor().fill_null(False), said))
     parts = [head.filter(pl.col("_kind").is_null()).lazy()]
     for fmt in formats:
         part = head.filter(pl.col("_kind") == fmt.name)
