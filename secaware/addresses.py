@@ -25,8 +25,10 @@ def rewrite_ipv6(column: pl.Series, rewrite: Callable[[Address], str | None]) ->
     colon = text.str.contains(":", literal=True).fill_null(False)
     if not colon.any():
         return text
+    where = colon.arg_true()
+    found = text.gather(where)
     mapping: dict[str, str] = {}
-    for value in text.filter(colon).unique().to_list():
+    for value in found.unique().to_list():
         try:
             address = ipaddress.ip_address(value)
         except ValueError:
@@ -34,7 +36,9 @@ def rewrite_ipv6(column: pl.Series, rewrite: Callable[[Address], str | None]) ->
         written = rewrite(address)
         if written is not None and written != value:
             mapping[value] = written
-    return text.replace(mapping) if mapping else text
+    # only the rows holding a colon are looked up: a night's web requests are mostly IPv4 (replacing
+    # over all of 5M requests took 0.75-1.1 s, a twentieth of them IPv6)
+    return text.scatter(where, found.replace(mapping)) if mapping else text
 
 
 def _canonical(address: Address) -> str:
@@ -61,7 +65,8 @@ def _network(address: Address, prefix: int) -> str | None:
         return str(mapped or address)
     if getattr(address, "scope_id", None):  # fe80::1%eth0: a link's, kept as it is
         return None
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    mask = (1 << 128) - (1 << (128 - prefix))
+    return f"{ipaddress.IPv6Address(int(address) & mask).compressed}/{prefix}"
 
 
 def networks(addresses: pl.Series, prefix: int = IPV6_SOURCE_PREFIX) -> pl.Series:
