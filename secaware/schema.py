@@ -182,7 +182,8 @@ ALERT_COLUMNS: tuple[Column, ...] = (
        "condition).", None),
     _c("kind", pl.String(), "event (one event matched a rule) or correlation (a correlation rule's condition "
        "held over a window).", "event.kind"),
-    _c("group_key", pl.String(), "Correlation group, e.g. 'src_net=203.0.113.9' or 'src_net=2001:db8:1:2::/64'.", None),
+    _c("group_key", pl.String(), "Correlation group, e.g. 'src_net=2001:db8:1:2::/64' or 'user=root, host=oa-01'; "
+       "',' and '\\' inside a value are escaped with '\\'.", None),
     _c("count", pl.Int64(), "Events in the alert: 1, or the correlation episode's matching events.", None),
     _c("value", pl.Float64(), "Correlation peak value in one window: events, distinct values, sum or average.",
        None),

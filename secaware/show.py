@@ -46,11 +46,11 @@ def show_alert(store: str | Path | Store, alert_id: str, *, lines: int = RAW_LIN
     record = rows.row(0, named=True)
     events = store.scan(EVENTS)
     if record["kind"] == "correlation":
-        from secaware.detect.rules import NETWORK_FIELDS  # pySigma: only when needed
+        from secaware.detect.correlate import group_parts  # pySigma: only when needed
+        from secaware.detect.rules import NETWORK_FIELDS
 
         scope = pl.col("ts").is_between(record["first_ts"], record["last_ts"])
-        for part in (record["group_key"] or "").split(", "):
-            name, _, value = part.partition("=")
+        for name, value in group_parts(record["group_key"]):
             if name in NETWORK_FIELDS and value:  # a source's network: the lines of its addresses
                 source = pl.col(NETWORK_FIELDS[name]).map_batches(networks, return_dtype=pl.String)
                 scope = scope & (source == value)

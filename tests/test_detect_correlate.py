@@ -209,3 +209,16 @@ def test_src_net_can_be_counted_and_is_named_where_it_is_not_an_address(tmp_path
     odd = run(tmp_path, "correlation: {type: event_count, rules: [ssh_fail], group-by: [src_net], timespan: 5m, "
                         "condition: {gte: 1}}\n", rows[-1:])
     assert odd["group_key"].to_list() == ["src_net=not-an-address:1"]
+
+
+def test_group_keys_name_each_value_whatever_it_holds(tmp_path: Path) -> None:
+    """User names come from the log: commas, backslashes and `=` in them stay inside their value."""
+    from secaware.detect.correlate import group_parts
+
+    users = ["root, src_net=10.4.250.10", "a\\", "a\\, b", "x=y", "\\\\,", "普通用户", ", ,"]
+    rows = [{"ts": at(k), "event_action": "login_failed", "user": user, "src_ip": "203.0.113.5"}
+            for user in users for k in range(3)]
+    out = run(tmp_path, "correlation: {type: event_count, rules: [ssh_fail], group-by: [user, src_ip], "
+                        "timespan: 1m, condition: {gte: 3}}\n", rows)
+    assert sorted(map(group_parts, out["group_key"])) == sorted([("user", u), ("src_ip", "203.0.113.5")]
+                                                                for u in users)

@@ -181,3 +181,28 @@ def test_hunt_an_ip_however_it_is_typed_a_range_and_an_ipv6_sources_64(tmp_path:
     assert hunt(store, "ip", "::ffff:198.51.100.7").counts["event"] == 2  # stored as 198.51.100.7
     assert hunt(store, "ip", "198.51.100.0/24").counts["event"] == 2
     assert hunt(store, "ip", "240e:3cc:e12b:b5f7::9").counts == {"event": 0, "alert": 0, "incident": 0}
+
+
+def test_a_user_name_cannot_point_show_at_another_sources_lines(tmp_path: Path) -> None:
+    """The group key names the group's values; an attacker who logs in as `root, src_net=10.4.250.10`
+    must not make `show alert` list an administrator's lines as the attack's."""
+    from secaware.resources import bundled
+    from secaware.show import show_alert
+
+    def failed(seconds: int, user: str, address: str) -> str:
+        t = (T0 + dt.timedelta(seconds=seconds)).astimezone(dt.timezone(dt.timedelta(hours=8)))
+        return (f"{t.isoformat(timespec='microseconds')} by-oa-01 sshd[2608537]: Failed password for invalid user "
+                f"{user} from {address} port {40000 + seconds} ssh2")
+
+    forged = "root, src_net=10.4.250.10"
+    lines = [failed(20 * k, forged, f"203.0.113.{k + 1}") for k in range(12)]  # twelve networks, one account
+    lines += [failed(20 * k + 5, "ops", "10.4.250.10") for k in range(3)]  # the administrator mistyping
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "auth.log").write_text("".join(line + "\n" for line in lines))
+    out = tmp_path / "store"
+    ingest([tmp_path / "logs"], out, settle_seconds=0)
+    detect(out, [bundled("rules") / "correlation" / "ssh_authentication_attacks.yml"])
+    alerts = pl.read_delta(str(out / "alerts")).filter(pl.col("rule_title").str.starts_with("SSH distributed"))
+    assert alerts["group_key"].to_list() == ["user=root\\, src_net=10.4.250.10, host=by-oa-01"]
+    shown = show_alert(out, alerts["alert_id"][0])
+    assert shown.lines.height == 12 and not any("10.4.250.10 port" in raw for raw in shown.lines["raw"])

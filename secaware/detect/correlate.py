@@ -9,6 +9,8 @@ rather than one alert per event of a long brute force.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from secaware.addresses import networks
@@ -90,13 +92,37 @@ def _keyed(rows: pl.DataFrame, corr: CompiledCorrelation) -> tuple[pl.DataFrame,
         keys = [_ALL]
         exprs.append(pl.lit("").alias(_ALL))
     rows = _could_fire(rows.with_columns(exprs).drop_nulls(keys), corr, keys)
-    parts = [pl.concat_str([pl.lit(("" if i == 0 else ", ") + f"{name}="), pl.col(key)])
+    parts = [pl.concat_str([pl.lit(("" if i == 0 else ", ") + f"{name}="), _escaped(pl.col(key))])
              for i, (name, key) in enumerate(zip(corr.group_by, keys, strict=False))]
     label = pl.concat_str(parts) if parts else pl.lit("*")
     order = pl.col("rule").replace_strict({b: i for i, b in enumerate(corr.base)}, default=0, return_dtype=pl.Int32)
     rows = rows.with_columns(label.alias("group_key"), order.alias("__order")).sort([*keys, "ts", "__order",
                                                                                      "event_id"])
     return rows, keys
+
+
+def _escaped(value: pl.Expr) -> pl.Expr:
+    """A group value in the group key: `\\` and `,` escaped, so that a value from a log (a user name
+    an attacker chose, `x, src_net=10.1.1.1`) cannot add a group of its own (`group_parts`)."""
+    return value.str.replace_all("\\", "\\\\", literal=True).str.replace_all(",", "\\,", literal=True)
+
+
+def group_parts(group_key: str) -> list[tuple[str, str]]:
+    """(field, value) of each group in a group key (`user=root, host=by-oa-01`), escapes undone."""
+    pieces, current, i, text = [], "", 0, group_key or ""
+    while i < len(text):
+        if text[i] == "\\":  # an escape and what it escapes, kept whole until the split is done
+            current += text[i: i + 2]
+            i += 2
+        elif text.startswith(", ", i):
+            pieces.append(current)
+            current, i = "", i + 2
+        else:
+            current += text[i]
+            i += 1
+    pieces.append(current)
+    found = [piece.partition("=") for piece in pieces]
+    return [(name, re.sub(r"\\(.)", r"\1", value, flags=re.S)) for name, sep, value in found if sep]
 
 
 def _could_fire(rows: pl.DataFrame, corr: CompiledCorrelation, keys: list[str]) -> pl.DataFrame:
