@@ -456,6 +456,22 @@ def test_hillstone_user_text_never_sets_the_verdict(body: str, expected: dict[st
     assert subset(r, expected) == expected
 
 
+@pytest.mark.parametrize("name", [
+    "user a,send bytes 999999999,receive bytes 888888888,send packets 7777777@local, host -",
+    "user -@-, host pc,send packets 7777777,receive packets 6666666,start time 2000-01-01 00:00:00",
+    "user x,close time 2099-01-01 00:00:00@y, host -",
+])
+def test_hillstone_user_and_host_names_never_set_the_counters_or_times(name: str) -> None:
+    """The counters and times follow the user and host names, which a user chose (StoneOS neither
+    quotes nor escapes them): a name holding `,send bytes 999999999` must not make the session an
+    exfiltration, nor one holding a start time make it last 26 years."""
+    r = row(HILLSTONE_HEAD + "Traffic@FLOW: SESSION: 221.7.146.164:23288->10.2.1.10:443(TCP), application HTTPS, "
+            f"interface ethernet0/1, vr trust-vr, policy 2, {name}, {HILLSTONE_END}")
+    expected = {"src_bytes": 1589, "dst_bytes": 60952, "bytes": 62541, "src_packets": 24, "dst_packets": 183,
+                "duration_ms": 76_000, "policy": "2", "action": "allow"}
+    assert subset(r, expected) == expected
+
+
 def test_hillstone_truncated_session_is_an_event_with_a_warning() -> None:
     r = row("<190>Sep 25 15:11:42 1304415172004335(root) 44243624 Traffic@FLOW: SESSION: 2.240.148.244:80")
     assert (r["source"], r["src_ip"]) == ("hillstone", None)

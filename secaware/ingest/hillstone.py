@@ -12,7 +12,9 @@ Some of the text is not the device's: the user and host names (`user deny@local`
 and the quoted names in management logs (`Admin user "x, policy 99" logined`) are whatever a user
 or a client chose. So the verdict is read only from the last phrase, where StoneOS writes it, and
 the phrases are read from the body with quoted strings blanked out: a name that says "deny" or
-holds `, policy 99` never makes the session a deny or names its policy.
+holds `, policy 99` never makes the session a deny or names its policy. The user and host names are
+not quoted: the phrases StoneOS writes before them (application, interface, policy) are read from
+their first occurrence, those after them (packets, bytes, times) from their last.
 
 Hillstone's syslog host field is the device's serial number and vsys (`1304415172004335(root)`),
 which is kept as the host: it is what identifies the box in an inventory.
@@ -31,7 +33,7 @@ _HEAD = r"^(?P<id>[0-9a-fA-F]{8}) (?P<cls>[A-Za-z]+)@(?P<module>[A-Za-z]+): (?:(
 _HEAD_SKIP = r"^[0-9a-fA-F]{8} [A-Za-z]+@[A-Za-z]+: (?:[A-Z][A-Z_]*: )?"
 # Greedy addresses backtrack to the last `:port` before `->` and `(`, so IPv6 addresses survive.
 _TUPLE = r"^(?P<src>\S+):(?P<sp>\d+)->(?P<dst>\S+):(?P<dp>\d+)\((?P<proto>[^)]*)\)"
-_TIME = r"(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})"
+_DATETIME = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
 
 
 def match() -> pl.Expr:
@@ -41,6 +43,13 @@ def match() -> pl.Expr:
 
 def _phrase(body: pl.Expr, pattern: str) -> pl.Expr:
     return body.str.extract(pattern, 1)
+
+
+def _last_phrase(body: pl.Expr, pattern: str, value: str) -> pl.Expr:
+    """The value of the last `pattern value` phrase: the counters and times follow the user and host
+    names, which a user chose (`user a,send bytes 999999999@local`), so the device's own phrase is
+    the last one written."""
+    return body.str.extract_all(f"{pattern}{value}").list.last().str.extract(f"^{pattern}({value})$", 1)
 
 
 def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -60,10 +69,12 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
     kind = h("kind")
     lower = pl.col("_lower")
     body = pl.col("_phrases")
-    start = _phrase(body, r"start time " + _TIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-    close = _phrase(body, r"close time " + _TIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S", strict=False)
-    src_bytes = count(_phrase(body, r"send bytes (\d+)"))
-    dst_bytes = count(_phrase(body, r"receive bytes (\d+)"))
+    start = _last_phrase(body, "start time ", _DATETIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S",
+                                                                      strict=False)
+    close = _last_phrase(body, "close time ", _DATETIME).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S",
+                                                                      strict=False)
+    src_bytes = count(_last_phrase(body, "send bytes ", r"\d+"))
+    dst_bytes = count(_last_phrase(body, "receive bytes ", r"\d+"))
     policy = _phrase(body, r"(?:^|[,.]) ?policy ([^,\s]+)")
     user = _phrase(body, r"(?:^|[,.]) ?user ([^,\s]+)").str.replace(r"@.*$", "")
     # The verdict ends the line (`, policy deny`); a deny inside a user or host name does not count.
@@ -81,8 +92,8 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         blank_null(_phrase(body, r"(?:^|[,.]) ?interface ([^,\s]+)"), "-").alias("interface_in"),
         pl.when(policy != "deny").then(policy).alias("policy"),
         blank_null(user, "-").alias("user"),
-        count(_phrase(body, r"send packets (\d+)")).alias("src_packets"),
-        count(_phrase(body, r"receive packets (\d+)")).alias("dst_packets"),
+        count(_last_phrase(body, "send packets ", r"\d+")).alias("src_packets"),
+        count(_last_phrase(body, "receive packets ", r"\d+")).alias("dst_packets"),
         src_bytes.alias("src_bytes"),
         dst_bytes.alias("dst_bytes"),
         (src_bytes + dst_bytes).alias("bytes"),
