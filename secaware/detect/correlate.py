@@ -20,7 +20,6 @@ from secaware.detect.rules import NETWORK_FIELDS, CompiledCorrelation
 CARRY = ("event_id", "batch_id", "src_ip", "dst_ip", "host", "user", "prefecture", "source", "file", "line_no")
 _ALL = "__all"
 
-
 EPISODE_SCHEMA = pl.Schema({
     "group_key": pl.String(), "ts": pl.Datetime("us", "UTC"), "first_ts": pl.Datetime("us", "UTC"),
     "last_ts": pl.Datetime("us", "UTC"), "count": pl.Int64(), "value": pl.Float64(),
