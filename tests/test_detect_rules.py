@@ -45,10 +45,13 @@ def test_broken_files_and_unknown_fields_are_named_and_the_rest_compiles(tmp_pat
     (tmp_path / "broken.yml").write_text("title: [unclosed\n  detection: {")
     (tmp_path / "nocondition.yml").write_text(WEB_RULE.replace("  condition: sel and not filter_scanner\n", ""))
     (tmp_path / "unknownfield.yml").write_text(WEB_RULE.replace("cs-uri-query", "cs-cookie-jar"))
+    # src_net is a correlation's field: a detection that names it is told what to write instead
+    (tmp_path / "srcnet.yml").write_text(WEB_RULE.replace("c-ip: 10.1.9.9", "src_net: 10.1.9.9"))
     result = compile_rules([tmp_path])
     assert [r.title for r in result.rules] == ["SQL injection in the query string"]
     reasons = {Path(f).name: reason for f, reason in result.failed}
-    assert set(reasons) == {"broken.yml", "nocondition.yml", "unknownfield.yml"}
+    assert set(reasons) == {"broken.yml", "nocondition.yml", "unknownfield.yml", "srcnet.yml"}
+    assert "src_net is for correlations' group-by" in reasons["srcnet.yml"] and "src_ip" in reasons["srcnet.yml"]
     assert reasons["broken.yml"].startswith("not a readable Sigma rule file")
     assert "condition" in reasons["nocondition.yml"].lower()
     assert reasons["unknownfield.yml"] == "uses fields the events table does not have: cs-cookie-jar"

@@ -251,7 +251,11 @@ def compile_rules(paths: Iterable[str | Path]) -> Compilation:
         predicate = pl.any_horizontal(queries) if len(queries) > 1 else queries[0]
         unknown = sorted(set(predicate.meta.root_names()) - known)
         if unknown:
-            result.failed.append((_where(rule), f"uses fields the events table does not have: {', '.join(unknown)}"))
+            said = f"uses fields the events table does not have: {', '.join(unknown)}"
+            for name in (n for n in unknown if n in NETWORK_FIELDS):
+                said += (f" ({name} is for correlations' group-by and counted field; a detection compares "
+                         f"{NETWORK_FIELDS[name]}, with |cidr for a network)")
+            result.failed.append((_where(rule), said))
             continue
         problem = _cannot_evaluate(predicate, probe)
         if problem:
