@@ -97,6 +97,14 @@ def _ip_match(column: pl.Expr, value: str) -> pl.Expr:
     return (column == canonical(pl.Series([str(network.network_address)]))[0]).fill_null(False)
 
 
+def _source_match(column: pl.Expr, value: str) -> pl.Expr:
+    """column names a source, an address or an IPv6 source's /64 (incidents' actors, behaviour
+    anomalies' entities), that value (an address or a range, as _ip_match reads it) is or holds."""
+    source = column.cast(pl.String)
+    first = source.str.replace(r"/64$", "")  # a /64 by its first address, for a range
+    return _ip_match(first, value) | (source == network_of(value.strip())).fill_null(False)
+
+
 def _where() -> pl.Expr:
     return pl.concat_str([pl.col("file"), pl.col("line_no").cast(pl.String)], separator=":")
 
@@ -146,8 +154,9 @@ def _anomalies(store: Store, entity_type: str, value: str) -> pl.LazyFrame | Non
         return None
     wanted = {"ip": ("ip", "src_ip", "source"), "user": ("user", "account"), "host": ("host",),
               "system": ("system",)}[entity_type]
-    rows = anomalies.filter((pl.col("entity").cast(pl.String).str.to_lowercase() == value.lower())
-                            & pl.col("entity_type").cast(pl.String).str.to_lowercase().is_in(wanted))
+    entity = (_source_match(pl.col("entity"), value) if entity_type == "ip"
+              else (pl.col("entity").cast(pl.String).str.to_lowercase() == value.lower()))
+    rows = anomalies.filter(entity & pl.col("entity_type").cast(pl.String).str.to_lowercase().is_in(wanted))
     if "is_anomaly" in have:
         rows = rows.filter(pl.col("is_anomaly").fill_null(False))
     where = _where() if {"file", "line_no"} <= set(have) else pl.lit(None, dtype=pl.String)
@@ -172,9 +181,8 @@ def _incidents(store: Store, entity_type: str, value: str) -> pl.LazyFrame | Non
         pl.col("subcategory"), pl.concat_str([pl.col("actor"), pl.lit("→"), pl.coalesce("system", "target")]),
         pl.concat_str([pl.col("alerts").cast(pl.String), pl.lit(" alerts")]), pl.col("status"),
     ], separator=" ", ignore_nulls=True)
-    if entity_type == "ip":  # an IPv6 actor is its /64: an address finds its /64's incidents
-        actor = pl.col(column).str.replace(r"/64$", "")  # the /64 by its first address
-        found = _ip_match(actor, value) | (pl.col(column) == network_of(value.strip())).fill_null(False)
+    if entity_type == "ip":
+        found = _source_match(pl.col(column), value)
     else:
         found = (pl.col(column).str.to_lowercase() == value.lower()).fill_null(False)
     rows = incidents.filter(found)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from secaware.addresses import networks
+
 #: Access-log formats: the web logs behaviour is measured on (IDS http records would count twice).
 WEB_SOURCES = ("combined", "common", "iis")
 #: Login-log actions that say something about an account or a source (not cron or session bookkeeping).
@@ -72,6 +74,8 @@ class FeatureSet:
         """
         sets = {name: (table if as_of is None else table.filter(pl.col("first") < as_of))["value"]
                 for name, table in (known or {}).items()}
+        if self.entity_type == "ip" and "entities" in sets:  # a baseline learnt when IPv6 entities were addresses
+            sets["entities"] = networks(sets["entities"])
         out = self.build(events.filter(self.where()), tz, sets)
         return out.select(*KEYS, *[pl.col(f.name).cast(pl.Float64).fill_null(0.0).fill_nan(0.0)
                                    for f in self.features])
@@ -126,7 +130,10 @@ def _entity_frame(fs: FeatureSet, lf: pl.LazyFrame) -> pl.LazyFrame:
     if fs.entity_type == "account":
         return lf.with_columns(pl.concat_str([pl.col("user"), pl.lit("@"), pl.col("host").fill_null("?")])
                                .alias("entity"))
-    return lf.with_columns(pl.col("src_ip").alias("entity"))
+    # an IPv6 source is its /64, as in the correlations and incidents: one client's temporary
+    # addresses, or an attacker spreading its requests over them, are one entity
+    return lf.with_columns(pl.col("src_ip").map_batches(networks, return_dtype=pl.String, is_elementwise=True)
+                           .alias("entity"))
 
 
 def _is_new(known: dict[str, pl.Series] | None, name: str, expr: pl.Expr) -> pl.Expr:
