@@ -432,13 +432,14 @@ class RequestProfile:
         v = v.join(kinds, on="pid", how="left").join(classes, on="pid", how="left").join(
             t.params.select("pid", pl.col("level").alias("plevel")), on="pid", how="left")
         enum_examples = (t.enums.join(v.select("pid").unique(), on="pid", how="semi")
-                         .sort("count", descending=True).group_by("pid", maintain_order=True)
+                         .sort(["count", "value"], descending=[True, False]).group_by("pid", maintain_order=True)
                          .agg(pl.col("value").head(4).alias("examples")))
         v = v.join(enum_examples, on="pid", how="left")
         endpoints = t.endpoints.select("site", "endpoint", pl.col("names").alias("known_names"))
         v = v.join(endpoints, on=["site", "endpoint"], how="left")
-        methods = t.methods.sort("count", descending=True).group_by("site", "endpoint", maintain_order=True).agg(
-            pl.col("method").head(3).alias("usual"))
+        # ties in order of name: the same explanation on every run
+        methods = (t.methods.sort(["count", "method"], descending=[True, False])
+                   .group_by("site", "endpoint", maintain_order=True).agg(pl.col("method").head(3).alias("usual")))
         f = flagged.join(methods, on=["site", "endpoint"], how="left", nulls_equal=True)
         findings: dict[int, list[tuple[float, str, dict[str, Any]]]] = {}
         for r in v.iter_rows(named=True):
