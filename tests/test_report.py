@@ -228,3 +228,22 @@ def test_store_values_stay_text_in_the_browser(hostile, browser) -> None:
     text = browser.find_element("tag name", "body").text
     if "window.__pwned=1" in pl.Series([text]).str.replace_all(r"\s", "")[0]:
         assert "<script>window.__pwned=1" in text  # visible as text, exactly as the attacker sent it
+
+
+def test_top_external_sources_count_an_ipv6_source_by_its_64(tmp_path: Path) -> None:
+    """Eight script injections from eight addresses of one /64 are one source of eight alerts, ahead of an
+    address with three; a private address, however busy, is no external source."""
+    (tmp_path / "rules.yml").write_text(RULES)
+    (tmp_path / "inventory.yaml").write_text(INVENTORY)
+    lines = [line(k, f"240e:3cc:e12b:b5f6:{k + 1:x}::{k * 7 + 3:x}", "q=<script>alert(1)</script>") for k in range(8)]
+    lines += [line(20 + k, "61.177.172.140", "q=<script>alert(2)</script>") for k in range(3)]
+    lines += [line(40 + k, "10.1.1.1", "q=<script>alert(3)</script>") for k in range(10)]
+    (tmp_path / "logs" / "lz").mkdir(parents=True)
+    (tmp_path / "logs" / "lz" / "access.log").write_text("".join(x + "\n" for x in lines))
+    store = tmp_path / "store"
+    ingest([tmp_path / "logs"], store, settle_seconds=0)
+    detect(store, [tmp_path / "rules.yml"])
+    incidents(store, inventory=tmp_path / "inventory.yaml")
+    report(store, tmp_path / "report", inventory=tmp_path / "inventory.yaml")
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["top_sources"] == [["240e:3cc:e12b:b5f6::/64", 8], ["61.177.172.140", 3]]

@@ -27,6 +27,7 @@ import polars as pl
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from secaware.addresses import networks
 from secaware.errors import SecawareError
 from secaware.inventory import Inventory, attribute, load_inventory
 from secaware.prefectures import PREFECTURES
@@ -159,11 +160,22 @@ def _clean(text: str, limit: int, mask: bool, t: Labels) -> str:
     return text
 
 
-def _external(ip: str | None) -> bool:
+def _external(source: str | None) -> bool:
+    """An Internet address or network (an IPv6 source's /64), not a private or reserved one."""
     try:
-        return ipaddress.ip_address(ip or "").is_global
+        return ipaddress.ip_network(source or "", strict=False).is_global
     except ValueError:
         return False
+
+
+def _top_sources(alerts: pl.LazyFrame) -> list[tuple[str, int]]:
+    """The external sources with most alerts, an IPv6 source counted by its /64 as incidents name it:
+    an attacker spreading its requests over the addresses of its /64 is one source, not many
+    small ones below the chart's cut."""
+    per_address = alerts.group_by("src_ip").len().collect()
+    per_source = (per_address.with_columns(networks(per_address["src_ip"]).alias("source"))
+                  .group_by("source").agg(pl.col("len").sum()).sort(["len", "source"], descending=[True, False]))
+    return [(source, n) for source, n in per_source.head(TOP * 10).rows() if _external(source)][:TOP]
 
 
 class _Data:
@@ -251,9 +263,7 @@ class _Data:
                   if ALERTS not in self.missing else None)
         top_attacks = (alerts.group_by("rule_title").len().sort("len", descending=True).head(TOP).collect().rows()
                        if alerts is not None else [])
-        sources = (alerts.group_by("src_ip").len().sort("len", descending=True).head(TOP * 10).collect().rows()
-                   if alerts is not None else [])
-        top_sources = [(ip, n) for ip, n in sources if _external(ip)][:TOP]
+        top_sources = _top_sources(alerts) if alerts is not None else []
         top_systems = (inc.filter(pl.col("system").is_not_null())
                        .group_by(pl.coalesce("system_name", "system").alias("system"))
                        .agg(pl.len().alias("incidents"), pl.col("alerts").sum())
