@@ -50,3 +50,34 @@ def test_an_ipv6_source_is_one_entity_per_64_and_a_baseline_of_addresses_still_k
     # what this version learns is the /64
     learnt = fs.known_sets(events)["entities"].collect()["value"].sort().to_list()
     assert learnt == ["240e:3cc:e12b:b5f6::/64", "61.177.172.140"]
+
+
+def auth_events(lines: list[str]) -> pl.LazyFrame:
+    frame = pl.DataFrame({"raw": lines, "line_no": range(1, len(lines) + 1), "warning": [None] * len(lines)},
+                         schema=LINES_SCHEMA)
+    parsed = FORMATS["syslog"].parse(frame, FileContext(path="/logs/620100-lanzhou/lz-oa/auth.log", format="syslog"))
+    return conform(parsed.with_columns(pl.lit(0, dtype=pl.Int64).alias("batch_id"),
+                                       pl.int_range(pl.len()).cast(pl.Int64).alias("event_id"),
+                                       pl.lit("620100").alias("prefecture"),
+                                       pl.lit("/logs/620100-lanzhou/lz-oa/auth.log").alias("file")), EVENTS)
+
+
+def test_an_accounts_sources_count_an_ipv6_source_by_its_64() -> None:
+    """An administrator whose laptop changes its temporary IPv6 address logs in from one source, not
+    three; a baseline that saw one of those addresses knows the /64, so none of the logins is from a
+    new source. A login from another /64 is."""
+    def login(minute: int, address: str) -> str:
+        return (f"2026-11-23T10:{minute:02d}:00+08:00 lz-oa-01 sshd[4242]: Accepted password for ops from {address} "
+                f"port {50000 + minute} ssh2")
+
+    events = auth_events([login(1, "2409:8a62:3b6:4ad7:1c2d::5"), login(20, "2409:8a62:3b6:4ad7:9e1f::77"),
+                          login(40, "2409:8a62:3b6:4ad7::a"), login(50, "240e:3cc:e12b:b5f6::9")])
+    fs = FEATURE_SETS["auth_account_day"]
+    [row] = fs.compute(events).collect().to_dicts()
+    assert (row["entity"], row["successes"], row["distinct_sources"], row["new_sources"]) == ("ops@lz-oa-01", 4.0,
+                                                                                            2.0, 2.0)
+    # as an older version wrote them: the account with one address of the /64
+    old = {"pairs": pl.DataFrame({"value": ["ops@lz-oa-01|2409:8a62:3b6:4ad7:1c2d::5"],
+                                  "first": [T0 - dt.timedelta(days=3)]})}
+    [row] = fs.compute(events, known=old).collect().to_dicts()
+    assert row["new_sources"] == 1.0  # only the other /64

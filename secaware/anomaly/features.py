@@ -74,8 +74,14 @@ class FeatureSet:
         """
         sets = {name: (table if as_of is None else table.filter(pl.col("first") < as_of))["value"]
                 for name, table in (known or {}).items()}
-        if self.entity_type == "ip" and "entities" in sets:  # a baseline learnt when IPv6 entities were addresses
+        # a baseline learnt when IPv6 sources were addresses: their /64s are what it knows
+        if self.entity_type == "ip" and "entities" in sets:
             sets["entities"] = networks(sets["entities"])
+        if "pairs" in sets:  # account|source
+            pairs = sets["pairs"].to_frame("v").select(pl.col("v").str.extract(r"^(.*)\|", 1).alias("who"),
+                                                       pl.col("v").str.extract(r"\|([^|]*)$", 1).alias("source"))
+            pairs = pairs.with_columns(networks(pairs["source"]).alias("source"))
+            sets["pairs"] = pairs.select(pl.concat_str(["who", pl.lit("|"), "source"]).alias("value"))["value"]
         out = self.build(events.filter(self.where()), tz, sets)
         return out.select(*KEYS, *[pl.col(f.name).cast(pl.Float64).fill_null(0.0).fill_nan(0.0)
                                    for f in self.features])
@@ -123,17 +129,22 @@ def site_key() -> pl.Expr:
 
 
 def _pair() -> pl.Expr:
-    return pl.concat_str([pl.col("entity"), pl.lit("|"), pl.col("src_ip")])
+    return pl.concat_str([pl.col("entity"), pl.lit("|"), pl.col(SOURCE)])
+
+
+#: The source of an event as the features count it: its address, an IPv6 source's /64 (as in the
+#: correlations and incidents: one client's temporary addresses, or an attacker spreading its
+#: requests over them, are one source).
+SOURCE = "__source"
 
 
 def _entity_frame(fs: FeatureSet, lf: pl.LazyFrame) -> pl.LazyFrame:
+    lf = lf.with_columns(pl.col("src_ip").map_batches(networks, return_dtype=pl.String, is_elementwise=True)
+                         .alias(SOURCE))
     if fs.entity_type == "account":
         return lf.with_columns(pl.concat_str([pl.col("user"), pl.lit("@"), pl.col("host").fill_null("?")])
                                .alias("entity"))
-    # an IPv6 source is its /64, as in the correlations and incidents: one client's temporary
-    # addresses, or an attacker spreading its requests over them, are one entity
-    return lf.with_columns(pl.col("src_ip").map_batches(networks, return_dtype=pl.String, is_elementwise=True)
-                           .alias("entity"))
+    return lf.with_columns(pl.col(SOURCE).alias("entity"))
 
 
 def _is_new(known: dict[str, pl.Series] | None, name: str, expr: pl.Expr) -> pl.Expr:
@@ -200,12 +211,12 @@ def _auth_account(lf: pl.LazyFrame, tz: str, known: dict[str, pl.Series] | None)
         pl.col("host").drop_nulls().first().alias("host"),
         (pl.col("outcome") == "failure").sum().alias("failures"),
         login.sum().alias("successes"),
-        pl.col("src_ip").drop_nulls().n_unique().alias("distinct_sources"),
-        pl.col("src_ip").filter(~_private("src_ip")).drop_nulls().n_unique().alias("external_sources"),
-        (login & ~_private("src_ip")).sum().alias("external_logins"),
+        pl.col(SOURCE).drop_nulls().n_unique().alias("distinct_sources"),
+        pl.col(SOURCE).filter(~_private(SOURCE)).drop_nulls().n_unique().alias("external_sources"),
+        (login & ~_private(SOURCE)).sum().alias("external_logins"),
         (login & _night(tz)).sum().alias("night_logins"),
         (login & (pl.col("auth_method") == "password")).sum().alias("password_logins"),
-        pl.col("src_ip").filter(login & pl.col("__new_pair")).drop_nulls().n_unique().alias("new_sources"),
+        pl.col(SOURCE).filter(login & pl.col("__new_pair")).drop_nulls().n_unique().alias("new_sources"),
         (pl.col("event_action") == "sudo").sum().alias("sudo"),
     )
     return out.with_columns(
@@ -290,12 +301,13 @@ AUTH_ACCOUNT_DAY = FeatureSet(
     & pl.col("event_action").is_in(AUTH_ACTIONS),
     (_F("failures", "failed logins", "count", True),
      _F("successes", "logins", "count", True),
-     _F("distinct_sources", "distinct source addresses", "count", True),
-     _F("external_sources", "source addresses outside the private ranges", "count", True),
+     _F("distinct_sources", "distinct source addresses (an IPv6 source: its /64)", "count", True),
+     _F("external_sources", "source addresses outside the private ranges (IPv6: /64s)", "count", True),
      _F("external_logins", "logins from outside the private ranges", "count", True),
      _F("night_logins", "logins at night (00:00-06:00 local)", "count", True),
      _F("password_logins", "logins with a password", "count", True),
-     _F("new_sources", "logins from addresses this account never used in the baseline", "count", True),
+     _F("new_sources", "logins from addresses (IPv6: /64s) this account never used in the baseline", "count",
+        True),
      _F("sudo", "sudo commands", "count", True),
      _F("new_account", "account new to the baseline", "flag")),
     _auth_account,
