@@ -323,6 +323,18 @@ def test_h3c_session_end_counts_and_duration() -> None:
          "Event(1048)=Permit;",
          {"action": "allow", "event_action": "permit", "policy": "IPS", "src_port": 80, "dst_ip": "140.240.61.149",
           "ts": dt.datetime(2021, 2, 24, 0, 44, 43, tzinfo=UTC)}),
+        # IPv6: the addresses have ids of their own (1036, 1037); without them the flow had no addresses
+        ("<190>Nov 23 04:20:11 2026 FW %%10session/6/SESSION_IPV6_FLOW: Protocol(1001)=TCP;Application(1002)=rdp;"
+         "SrcIPv6Addr(1036)=240e:3cc:e12b:b5f6::9;SrcPort(1004)=51290;DstIPv6Addr(1037)=2408:8270:399::10;"
+         "DstPort(1008)=3389;InitPktCount(1044)=12;InitByteCount(1046)=2210;RplyPktCount(1045)=10;"
+         "RplyByteCount(1047)=4410;BeginTime_e(1013)=11222026201940;EndTime_e(1014)=11222026202011;"
+         "Event(1048)=(2)Session deleted;",
+         {"src_ip": "240e:3cc:e12b:b5f6::9", "dst_ip": "2408:8270:399::10", "dst_port": 3389, "bytes": 6620,
+          "action": "allow", "event_action": "session_deleted", "parse_warning": None}),
+        ("<188>Nov 23 08:45:13 2026 FW %%10ATK/4/ATK_ICMPV6_TRACEROUTE_SZ: -Chassis=1-Slot=3.1; SubModule(1127)=SINGLE; "
+         "SrcZoneName(1025)=Untrust; SrcIPv6Addr(1036)=2409:8a62:3b6:4ad7::5; DstIPv6Addr(1037)=2408:8270:399::1; "
+         "RcvVPNInstance(1042)=; Action(1053)=logging; AtkTimes(1054)=1.",
+         {"src_ip": "2409:8a62:3b6:4ad7::5", "dst_ip": "2408:8270:399::1", "event_action": "atk_icmpv6_traceroute_sz"}),
         ("<189>Dec  4 17:42:33 2019 H3C %%10SHELL/5/SHELL_LOGOUT: admgbzwy@system(@context5) logged out from vty1.",
          {"event_action": "shell_logout", "syslog_severity": 5, "action": None,
           "message": "admgbzwy@system(@context5) logged out from vty1."}),

@@ -37,6 +37,8 @@ _IDS: dict[str, int] = {
     "_nat_src_port": 1006, "_dst_ip": 1007, "_dst_port": 1008, "_nat_dst_ip": 1009, "_nat_dst_port": 1010,
     "_begin": 1013, "_end": 1014, "_src_packets": 1044, "_dst_packets": 1045, "_src_bytes": 1046,
     "_dst_bytes": 1047, "_event": 1048, "_policy": 1072, "_rule_id": 1078, "_user": 1113,
+    # IPv6 flows, filters and attack logs name their addresses with ids of their own
+    "_src_ip6": 1036, "_dst_ip6": 1037,
 }
 
 _TIME_E = "%m%d%Y%H%M%S"
@@ -99,9 +101,9 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         pl.coalesce(to_int(h("sev"), pl.Int8), c("syslog_severity")).alias("syslog_severity"),
         protocol(c("_proto")).alias("protocol"),
         c("_app").alias("app"),
-        c("_src_ip").alias("src_ip"),
+        pl.coalesce("_src_ip", "_src_ip6").alias("src_ip"),
         port(c("_src_port")).alias("src_port"),
-        c("_dst_ip").alias("dst_ip"),
+        pl.coalesce("_dst_ip", "_dst_ip6").alias("dst_ip"),
         port(c("_dst_port")).alias("dst_port"),
         c("_nat_src_ip").alias("nat_src_ip"),
         port(c("_nat_src_port")).alias("nat_src_port"),
@@ -123,7 +125,8 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
         _event_action(mnemonic, c("_event")).alias("event_action"),
         pl.lit("network").alias("event_category"),
         add_warning(
-            h("mnemonic").is_null() | ((is_flow | is_filter) & (c("_src_ip").is_null() | c("_event").is_null())),
+            h("mnemonic").is_null()
+            | ((is_flow | is_filter) & (pl.coalesce("_src_ip", "_src_ip6").is_null() | c("_event").is_null())),
             "h3c: message body not fully read",
         ),
     ).with_columns(
@@ -136,7 +139,7 @@ def parse(frame: pl.LazyFrame) -> pl.LazyFrame:
 
 FORMAT = MessageFormat(
     "h3c",
-    "H3C Comware firewall %%10 messages: SESSION_IPV4_FLOW session logs, FILTER zone policy logs, other events",
+    "H3C Comware firewall %%10 messages: SESSION_IPV4/IPV6_FLOW session logs, FILTER zone policy logs, other events",
     match,
     parse,
 )
