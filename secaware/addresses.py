@@ -108,8 +108,26 @@ def ipv6_digits(column: pl.Expr) -> pl.Expr:
     comparisons. Written text cannot be compared by prefix: `2001:db8::5` is in `2001:db8::/64` but
     does not start with `2001:db8:0:0:`, the zeros `::` stands for. A dotted IPv4 tail
     (`64:ff9b::1.2.3.4`) is not read: ingest stores such addresses in hex or as the IPv4 address.
+
+    Only the values holding a colon are read: the list operations cost 1.4 s per 800k addresses,
+    which for a night's firewall events, mostly IPv4, was most of detection's time once the network
+    rules named IPv6 ranges.
     """
-    text = column.cast(pl.String).str.to_lowercase()
+    return column.cast(pl.String).map_batches(_ipv6_digits, return_dtype=pl.String, is_elementwise=True)
+
+
+def _ipv6_digits(text: pl.Series) -> pl.Series:
+    colon = text.str.contains(":", literal=True).fill_null(False)
+    out = pl.Series(text.name, dtype=pl.String).extend_constant(None, text.len())
+    if not colon.any():
+        return out
+    where = colon.arg_true()
+    found = text.gather(where).to_frame("v").select(_digits(pl.col("v"))).to_series()
+    return out.scatter(where, found)
+
+
+def _digits(column: pl.Expr) -> pl.Expr:
+    text = column.str.to_lowercase()
     halves = text.str.split_exact("::", 1)
     left, right = halves.struct.field("field_0"), halves.struct.field("field_1")
 
