@@ -158,3 +158,16 @@ def in_network(column: pl.Expr, network: ipaddress.IPv4Network | ipaddress.IPv6N
         return ipv4_number(text).is_between(low, high).fill_null(False)
     low, high = (f"{int(a):032x}" for a in (network.network_address, network.broadcast_address))
     return ipv6_digits(text).is_between(pl.lit(low), pl.lit(high)).fill_null(False)
+
+
+def address_matches(column: pl.Expr, value: str) -> pl.Expr:
+    """column holds the address value names, however it was typed (`2001:DB8::5`, `::ffff:10.1.2.3`,
+    stored as `2001:db8::5` and `10.1.2.3`), or one inside the range it names (`203.0.113.0/24`, an
+    IPv6 source's /64). Other text (what was no address, grouped as logged) is compared as it is."""
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return (column.cast(pl.String) == value).fill_null(False)
+    if network.num_addresses > 1:
+        return in_network(column, network)
+    return (column.cast(pl.String) == canonical(pl.Series([str(network.network_address)]))[0]).fill_null(False)

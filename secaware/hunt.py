@@ -8,14 +8,13 @@ queries.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from secaware.addresses import canonical, in_network, network_of
+from secaware.addresses import address_matches, network_of
 from secaware.errors import SecawareError
 from secaware.inventory import Inventory, attribute, load_inventory
 from secaware.schema import ALERTS, EVENTS, INCIDENTS, UTC_TS
@@ -80,29 +79,16 @@ def _match(entity_type: str, value: str, columns: dict[str, str]) -> pl.Expr:
     if not cols:
         return pl.lit(False)
     if entity_type == "ip":
-        return pl.any_horizontal([_ip_match(pl.col(c), value) for c in cols])
+        return pl.any_horizontal([address_matches(pl.col(c), value) for c in cols])
     return pl.any_horizontal([(pl.col(c).str.to_lowercase() == value.lower()).fill_null(False) for c in cols])
-
-
-def _ip_match(column: pl.Expr, value: str) -> pl.Expr:
-    """column holds the address value names, however it was typed (`2001:DB8::5`, `::ffff:10.1.2.3`,
-    stored as `2001:db8::5` and `10.1.2.3`), or one inside the range it names (`203.0.113.0/24`,
-    an IPv6 source's /64 as incidents name it). Other text is compared as it is."""
-    try:
-        network = ipaddress.ip_network(value.strip(), strict=False)
-    except ValueError:
-        return (column == value).fill_null(False)
-    if network.num_addresses > 1:
-        return in_network(column, network)
-    return (column == canonical(pl.Series([str(network.network_address)]))[0]).fill_null(False)
 
 
 def _source_match(column: pl.Expr, value: str) -> pl.Expr:
     """column names a source, an address or an IPv6 source's /64 (incidents' actors, behaviour
-    anomalies' entities), that value (an address or a range, as _ip_match reads it) is or holds."""
+    anomalies' entities), that value (an address or a range, as address_matches reads it) is or holds."""
     source = column.cast(pl.String)
     first = source.str.replace(r"/64$", "")  # a /64 by its first address, for a range
-    return _ip_match(first, value) | (source == network_of(value.strip())).fill_null(False)
+    return address_matches(first, value) | (source == network_of(value.strip())).fill_null(False)
 
 
 def _where() -> pl.Expr:

@@ -6,14 +6,13 @@ finding, its rule and the raw lines (file:line) so the terminal shows them in on
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from secaware.addresses import in_network
+from secaware.addresses import address_matches
 from secaware.errors import SecawareError
 from secaware.schema import ALERTS, EVENTS, INCIDENTS
 from secaware.store import Store
@@ -53,7 +52,7 @@ def show_alert(store: str | Path | Store, alert_id: str, *, lines: int = RAW_LIN
         scope = pl.col("ts").is_between(record["first_ts"], record["last_ts"])
         for name, value in group_parts(record["group_key"]):
             if name in NETWORK_FIELDS and value:  # a source's network: the lines of its addresses
-                scope = scope & _in_network(pl.col(NETWORK_FIELDS[name]), value)
+                scope = scope & address_matches(pl.col(NETWORK_FIELDS[name]), value)
             elif name in events.collect_schema() and value:
                 scope = scope & (pl.col(name).cast(pl.String) == value)
         picked = events.filter(scope).select(_LINE_COLUMNS).sort("ts")
@@ -61,14 +60,6 @@ def show_alert(store: str | Path | Store, alert_id: str, *, lines: int = RAW_LIN
         picked = events.filter(pl.col("event_id") == record["event_id"]).select(_LINE_COLUMNS)
     total = int(picked.select(pl.len()).collect().item())
     return Finding("alert", record, lines=picked.head(lines).collect(), more_lines=max(0, total - lines))
-
-
-def _in_network(column: pl.Expr, value: str) -> pl.Expr:
-    """column holds an address of the network value names (an address, an IPv6 /64), or is value."""
-    try:
-        return in_network(column, ipaddress.ip_network(value, strict=False))
-    except ValueError:  # what was no address grouped as it was logged
-        return (column.cast(pl.String) == value).fill_null(False)
 
 
 def show_incident(store: str | Path | Store, incident_id: str, *, lines: int = RAW_LINES) -> Finding:

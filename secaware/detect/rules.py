@@ -134,7 +134,7 @@ DERIVED_NAMES = frozenset({"url", "url_extension"})
 #: Sigma proxy-taxonomy names for the derived columns.
 DERIVED_MAPPING = {"c-uri": "url", "c-uri-extension": "url_extension", "cs-uri-extension": "url_extension"}
 #: Fields correlations may group by or count beside the event columns, and the column each is read
-#: from: a source's network (correlate.networks: an IPv6 source counted by its /64).
+#: from: a source's network (addresses.networks: an IPv6 source counted by its /64).
 NETWORK_FIELDS = {"src_net": "src_ip"}
 SUPPORTED_CORRELATIONS = ("event_count", "value_count", "value_sum", "value_avg", "temporal", "temporal_ordered")
 
